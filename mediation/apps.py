@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MediationConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "mediation"
+    verbose_name = "枫桥调解"
+
+    def ready(self) -> None:
+        from mediation import checks, signals  # noqa: F401  (registers checks and receivers)

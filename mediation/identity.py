@@ -1,0 +1,93 @@
+"""Real-name identity: resident ID numbers (GB 11643) and organisation codes (GB 32100).
+
+ID numbers are encrypted at rest with Fernet (key from ``IDENTITY_KEYS`` or generated under
+``var/keys``), looked up through a keyed hash, and shown masked everywhere. Decrypting is a
+named, audited act: only documents that legally need the full number call ``reveal_id_number``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import os
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric, uscc
+
+
+def validate_resident_id(value: str) -> str:
+    """Return the normalised 18-character number or raise a ValidationError saying what is wrong."""
+    number = ric.compact(value or "").upper()
+    if len(number) != 18:
+        raise ValidationError(_("身份证号码应为18位。"), code="length")
+    try:
+        birth = ric.get_birth_date(number)
+    except (stdnum_errors.ValidationError, ValueError):
+        raise ValidationError(_("身份证号码中的出生日期无效。"), code="birth_date") from None
+    if birth > timezone.localdate() or birth < datetime.date(1900, 1, 1):
+        raise ValidationError(_("身份证号码中的出生日期无效。"), code="birth_date")
+    if not number[:17].isdigit() or ric.calc_check_digit(number) != number[-1]:
+        raise ValidationError(_("身份证号码校验位不正确，请核对。"), code="checksum")
+    return number
+
+
+def validate_credit_code(value: str) -> str:
+    """Unified social credit code (统一社会信用代码), GB 32100 check character."""
+    try:
+        return uscc.validate(value or "")
+    except stdnum_errors.InvalidChecksum:
+        raise ValidationError(_("统一社会信用代码校验位不正确。"), code="checksum") from None
+    except stdnum_errors.ValidationError:
+        raise ValidationError(_("统一社会信用代码应为18位字母或数字。"), code="format") from None
+
+
+def mask_id_number(number: str) -> str:
+    """110***********1234: region prefix and last four only."""
+    if len(number) < 8:
+        return "*" * len(number)
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+@cache
+def _identity_keys() -> tuple[bytes, ...]:
+    if settings.IDENTITY_KEYS:
+        return tuple(key.encode() for key in settings.IDENTITY_KEYS)
+    path = settings.VAR_DIR / "keys" / "identity.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+    return (path.read_bytes().strip(),)
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _identity_keys()])
+
+
+def encrypt_id_number(number: str) -> str:
+    return _fernet().encrypt(number.encode()).decode()
+
+
+def decrypt_id_number(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("identity ciphertext cannot be decrypted with the configured keys") from None
+
+
+def id_number_digest(number: str) -> str:
+    """Keyed hash for uniqueness and look-up without decrypting every row."""
+    key = hashlib.sha256(b"fengqiao-id-lookup:" + _identity_keys()[0]).digest()
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,66 @@
+"""In-app notifications with e-mail and SMS copies (console backends by default)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from mediation.models import Case, Notification, User
+
+logger = logging.getLogger(__name__)
+
+
+class SmsBackend(Protocol):
+    def send(self, phone: str, text: str) -> None: ...
+
+
+class ConsoleSmsBackend:
+    """Prints the SMS instead of sending it (embedded default)."""
+
+    def send(self, phone: str, text: str) -> None:
+        print(f"[SMS to {phone}] {text}", flush=True)  # noqa: T201
+
+
+class MemorySmsBackend:
+    """Keeps sent messages in ``outbox`` (tests)."""
+
+    outbox: list[tuple[str, str]] = []
+
+    def send(self, phone: str, text: str) -> None:
+        self.outbox.append((phone, text))
+
+
+def sms_backend() -> SmsBackend:
+    backend: SmsBackend = import_string(settings.SMS_BACKEND)()
+    return backend
+
+
+def send_sms(phone: str, text: str) -> None:
+    sms_backend().send(phone, text)
+
+
+def notify(recipients: Iterable[User], kind: str, message: str, *, case: Case | None = None) -> list[Notification]:
+    """Create in-app notifications now; send the e-mail copies after the transaction commits."""
+    notes = [
+        Notification.objects.create(recipient=user, case=case, kind=kind, message=message)
+        for user in {u.pk: u for u in recipients}.values()
+    ]
+    addresses = [n.recipient.email for n in notes if n.recipient.email]
+    if addresses:
+        subject = f"[{case.number}] {message[:60]}" if case else message[:60]
+        transaction.on_commit(lambda: _send_emails(subject, message, addresses))
+    return notes
+
+
+def _send_emails(subject: str, body: str, addresses: list[str]) -> None:
+    for address in addresses:
+        try:
+            send_mail(subject, body, None, [address])
+        except OSError:
+            logger.exception("could not send notification e-mail to %s", address)

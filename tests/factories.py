@@ -1,0 +1,74 @@
+"""Builders for test and demo data that produce valid identifiers (check digits included)."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from stdnum.cn import ric, uscc
+
+from mediation import services
+from mediation.models import Case, IntakeChannel, Organisation, Role, User
+
+_counter = itertools.count(1)
+
+
+def resident_id(serial: int, birth: str = "19800101", region: str = "110105") -> str:
+    body = f"{region}{birth}{serial % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def credit_code(serial: int) -> str:
+    body = f"91110000{serial:09d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def organisation(kind: str, name: str, **fields: Any) -> Organisation:
+    if kind == Organisation.Kind.INSTITUTION:
+        fields.setdefault("institution_type", Organisation.InstitutionType.BANK)
+    fields.setdefault("credit_code", credit_code(next(_counter)))
+    return Organisation.objects.create(kind=kind, name=name, **fields)
+
+
+def user(username: str, role: str, organisation: Organisation | None = None, **fields: Any) -> User:
+    serial = next(_counter)
+    fields.setdefault("real_name", username)
+    fields.setdefault("phone", f"+86138{serial:08d}")
+    fields.setdefault("email", f"{username}@example.cn")
+    person = User(username=username, role=role, organisation=organisation, **fields)
+    person.set_password("correct horse battery staple")
+    if role == Role.CONSUMER:
+        person.set_id_number(resident_id(serial))
+    person.save()
+    from mediation.permissions import sync_user_groups
+
+    sync_user_groups(person)
+    return person
+
+
+def complaint(
+    consumer: User,
+    institution: Organisation,
+    centre: Organisation,
+    *,
+    entered_by: User | None = None,
+    product_category: str = "credit_card",
+    issue_type: str = "interest_fees",
+    amount: str = "12000.00",
+    **extra: Any,
+) -> Case:
+    return services.submit_complaint(
+        consumer=consumer,
+        entered_by=entered_by or consumer,
+        channel=extra.pop("channel", IntakeChannel.WEB),
+        centre=centre,
+        institution=institution,
+        product_category=product_category,
+        issue_type=issue_type,
+        amount_in_dispute=Decimal(amount),
+        description=extra.pop("description", "信用卡分期手续费未如实告知，要求退还。"),
+        requested_outcome=extra.pop("requested_outcome", "退还手续费 1200 元"),
+        consent_online_mediation=extra.pop("consent_online_mediation", True),
+        service_address=extra.pop("service_address", consumer.email or "consumer@example.cn"),
+    )
