@@ -4,4 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Accounts, home, display preferences, consumer and institution pages, case pages.
+    path("", include("mediation.views.urls_parties")),
+    # Centre staff (case managers) and regulators.
+    path("centre/", include("mediation.views.urls_staff")),
 ]

@@ -1,0 +1,77 @@
+"""``make bench``: every benchmark, a table printed and JSON under ``bench/results/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.common import git_revision, machine, print_table, versions, write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The issue's figure is for 100,000 cases; the baseline is the same pages on 1,000 cases,
+# measured in the same run, so growth with the table size shows directly.
+BASELINE_CASES = int(os.environ.get("BENCH_BASELINE_CASES", "1000"))
+TARGET_CASES = int(os.environ.get("BENCH_CASES", "100000"))
+REPEATS = os.environ.get("BENCH_REPEATS", "50")
+
+
+def _pages(cases: int) -> dict:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.pages", "--cases", str(cases), "--repeats", REPEATS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if output.returncode != 0:
+        sys.stderr.write(output.stderr)
+        raise SystemExit(f"bench.pages --cases {cases} failed")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def bench_pages() -> None:
+    baseline = _pages(BASELINE_CASES)
+    target = _pages(TARGET_CASES)
+    rows = []
+    for page, figures in target["pages"].items():
+        base = baseline["pages"][page]
+        rows.append(
+            [
+                page,
+                f"{base['median_ms']:.1f} / {base['p95_ms']:.1f}",
+                base["queries"],
+                f"{figures['median_ms']:.1f} / {figures['p95_ms']:.1f}",
+                figures["queries"],
+            ]
+        )
+    print_table(
+        f"Pages: server time (median / p95 ms) and SQL queries, {BASELINE_CASES:,} vs {TARGET_CASES:,} cases",
+        ["page", f"{BASELINE_CASES:,} cases ms", "queries", f"{TARGET_CASES:,} cases ms", "queries"],
+        rows,
+    )
+    path = write_result(
+        "pages",
+        {
+            "benchmark": "case-manager list and consumer case page",
+            "machine": machine(),
+            "versions": versions("django", "django-guardian", "channels"),
+            "revision": git_revision(),
+            "method": "django.test.Client in-process against SQLite; server time per request; "
+            "queries counted with CaptureQueriesContext on a warm request",
+            "baseline": baseline,
+            "result": target,
+        },
+    )
+    print(f"\nwritten {path.relative_to(ROOT)}")
+
+
+def main() -> None:
+    bench_pages()
+
+
+if __name__ == "__main__":
+    main()
