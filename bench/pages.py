@@ -62,7 +62,10 @@ def _build(cases: int) -> None:
     from tests.factories import credit_code, resident_id
 
     rng = random.Random(20261122)
-    perms = {p.codename: p for p in Permission.objects.filter(content_type__app_label="mediation", content_type__model="case")}
+    perms = {
+        p.codename: p
+        for p in Permission.objects.filter(content_type__app_label="mediation", content_type__model="case")
+    }
     with transaction.atomic():
         centre = Organisation.objects.create(kind="centre", name="基准测试调解中心", credit_code=credit_code(900000001))
         heads = [
@@ -82,15 +85,22 @@ def _build(cases: int) -> None:
             for i, head in enumerate(heads)
         ]
         institutions = heads + branches
-        manager = User.objects.create(username="bench_manager", role=Role.CASE_MANAGER, organisation=centre, real_name="基准管理员")
+        manager = User.objects.create(
+            username="bench_manager", role=Role.CASE_MANAGER, organisation=centre, real_name="基准管理员"
+        )
         sync_user_groups(manager)
         for head in heads:
             agent = User.objects.create(
-                username=f"bench_agent_{head.pk}", role=Role.INSTITUTION_AGENT, organisation=head, real_name="基准经办人"
+                username=f"bench_agent_{head.pk}",
+                role=Role.INSTITUTION_AGENT,
+                organisation=head,
+                real_name="基准经办人",
             )
             sync_user_groups(agent)
         mediators = [
-            User.objects.create(username=f"bench_mediator_{i}", role=Role.MEDIATOR, organisation=centre, real_name=f"调解员{i}")
+            User.objects.create(
+                username=f"bench_mediator_{i}", role=Role.MEDIATOR, organisation=centre, real_name=f"调解员{i}"
+            )
             for i in range(10)
         ]
         unusable = make_password(None)
@@ -234,7 +244,9 @@ def run(cases: int, repeats: int) -> dict[str, Any]:
         "case_manager_list": _measure(case_list, manager, repeats),
         "case_manager_list_filtered": _measure(f"{case_list}?state=transferred&overdue=1", manager, repeats),
         "case_manager_list_one_row": _measure(f"{case_list}?q={one.number}", manager, repeats),
-        "consumer_case_page": _measure(reverse("case_detail", kwargs={"pk": one.pk}), consumer_participation.user, repeats),
+        "consumer_case_page": _measure(
+            reverse("case_detail", kwargs={"pk": one.pk}), consumer_participation.user, repeats
+        ),
     }
     return {"cases": cases, "database": str(db.name), "build_seconds": round(built_in, 1), "pages": pages}
 

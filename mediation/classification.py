@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 
 class ProductCategory(models.TextChoices):
@@ -23,7 +24,7 @@ class ProductCategory(models.TextChoices):
     FEES = "fees", _("服务收费")
 
 
-ISSUE_TYPES: dict[str, list[tuple[str, str]]] = {
+ISSUE_TYPES: dict[str, list[tuple[str, StrOrPromise]]] = {
     ProductCategory.CREDIT_CARD: [
         ("interest_fees", _("利息、违约金及费用")),
         ("unauthorised_transaction", _("盗刷及未授权交易")),
@@ -88,15 +89,13 @@ ISSUE_TYPES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def issue_type_choices(category: str) -> list[tuple[str, str]]:
+def issue_type_choices(category: str) -> list[tuple[str, StrOrPromise]]:
     return list(ISSUE_TYPES.get(category, []))
 
 
-def all_issue_type_choices() -> list[tuple[str, str]]:
+def all_issue_type_choices() -> list[tuple[str, StrOrPromise]]:
     """Every (code, label) pair, codes unique across categories by prefixing the category."""
-    return [
-        (f"{category}.{code}", label) for category, types in ISSUE_TYPES.items() for code, label in types
-    ]
+    return [(f"{category}.{code}", label) for category, types in ISSUE_TYPES.items() for code, label in types]
 
 
 def issue_type_label(category: str, issue_type: str) -> str:

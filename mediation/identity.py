@@ -3,6 +3,12 @@
 ID numbers are encrypted at rest with Fernet (key from ``IDENTITY_KEYS`` or generated under
 ``var/keys``), looked up through a keyed hash, and shown masked everywhere. Decrypting is a
 named, audited act: only documents that legally need the full number call ``reveal_id_number``.
+
+Key rotation: put the new key first in ``IDENTITY_KEYS`` and keep the old ones after it; new
+ciphertexts use the first key, every listed key still decrypts. The look-up hash must not
+change when keys rotate (stored digests would stop matching and the uniqueness check would let
+a second account in), so it is keyed by ``IDENTITY_LOOKUP_KEY`` when set, else by the *last*
+listed key, the one the deployment started with.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ import hashlib
 import hmac
 import os
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import exceptions as stdnum_errors
@@ -24,16 +33,19 @@ from stdnum.cn import ric, uscc
 
 def validate_resident_id(value: str) -> str:
     """Return the normalised 18-character number or raise a ValidationError saying what is wrong."""
-    number = ric.compact(value or "").upper()
+    # People paste numbers grouped as printed ("110105 19491231 002X").
+    number = "".join((value or "").split()).upper()
     if len(number) != 18:
         raise ValidationError(_("身份证号码应为18位。"), code="length")
+    if not number[:17].isdigit() or number[17] not in "0123456789X":
+        raise ValidationError(_("身份证号码应为17位数字加1位数字或X。"), code="format")
     try:
         birth = ric.get_birth_date(number)
     except (stdnum_errors.ValidationError, ValueError):
         raise ValidationError(_("身份证号码中的出生日期无效。"), code="birth_date") from None
     if birth > timezone.localdate() or birth < datetime.date(1900, 1, 1):
         raise ValidationError(_("身份证号码中的出生日期无效。"), code="birth_date")
-    if not number[:17].isdigit() or ric.calc_check_digit(number) != number[-1]:
+    if ric.calc_check_digit(number) != number[-1]:
         raise ValidationError(_("身份证号码校验位不正确，请核对。"), code="checksum")
     return number
 
@@ -72,6 +84,18 @@ def _identity_keys() -> tuple[bytes, ...]:
     return (path.read_bytes().strip(),)
 
 
+def reset_identity_keys() -> None:
+    """Forget the cached keys so the next call reads the settings (and key file) again."""
+    _identity_keys.cache_clear()
+    _lookup_key.cache_clear()
+
+
+@receiver(setting_changed)
+def _identity_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"IDENTITY_KEYS", "IDENTITY_LOOKUP_KEY", "VAR_DIR"}:
+        reset_identity_keys()
+
+
 def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in _identity_keys()])
 
@@ -89,5 +113,11 @@ def decrypt_id_number(token: str) -> str:
 
 def id_number_digest(number: str) -> str:
     """Keyed hash for uniqueness and look-up without decrypting every row."""
-    key = hashlib.sha256(b"fengqiao-id-lookup:" + _identity_keys()[0]).digest()
-    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_lookup_key(), number.encode(), hashlib.sha256).hexdigest()
+
+
+@cache
+def _lookup_key() -> bytes:
+    configured = getattr(settings, "IDENTITY_LOOKUP_KEY", "")
+    secret = configured.encode() if configured else _identity_keys()[-1]
+    return hashlib.sha256(b"fengqiao-id-lookup:" + secret).digest()

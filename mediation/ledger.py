@@ -8,6 +8,7 @@ chain and names the first broken link; ``manage.py verify_ledger`` prints it.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from mediation.models import Case, LedgerEntry, LedgerHead, User
 
@@ -72,6 +74,23 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def normalise_ip(ip: str | None) -> str | None:
+    """The address exactly as ``GenericIPAddressField`` stores it, or None if it is not one.
+
+    The hash must be computed over what is read back: the field rewrites IPv6 addresses
+    (``2001:DB8:0::1`` → ``2001:db8::1``), which would otherwise break the chain on verify.
+    """
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if address.version == 4:
+        return str(address)
+    return clean_ipv6_address(str(address).split("%", 1)[0])
+
+
 def record(
     action: str,
     *,
@@ -88,19 +107,20 @@ def record(
     """
     # JSON round-trip so the stored data hashes the same way when read back.
     clean_data = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
-    at = timezone.now()
     actor_user = actor if isinstance(actor, User) else None
     with transaction.atomic():
         head, _created = LedgerHead.objects.select_for_update().get_or_create(
             id=1, defaults={"seq": 0, "entry_hash": GENESIS_HASH}
         )
+        # Taken under the lock so times never run backwards along the chain.
+        at = timezone.now()
         seq = head.seq + 1
         entry = LedgerEntry(
             seq=seq,
             at=at,
             actor=actor_user,
             actor_label=actor_user.get_username() if actor_user else "system",
-            ip=ip or client_ip(request),
+            ip=normalise_ip(ip or client_ip(request)),
             action=action,
             case=case,
             data=clean_data,
@@ -144,14 +164,20 @@ def _iter_entries(chunk: int = 2000) -> Iterator[LedgerEntry]:
 
 
 def verify() -> LedgerReport:
-    """Walk the whole chain; stop at the first entry that does not fit."""
+    """Walk the whole chain; stop at the first entry that does not fit.
+
+    The head row closes the chain: a truncated tail or a forged entry appended after it
+    shows up as a disagreement between the last entry and the head.
+    """
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
     for entry in _iter_entries():
         if entry.seq != expected_seq:
             return LedgerReport(
-                checked, expected_prev, LedgerBreak(entry.seq, f"entry {expected_seq} is missing (found {entry.seq})")
+                checked,
+                expected_prev,
+                LedgerBreak(expected_seq, f"entry {expected_seq} is missing (the next entry is {entry.seq}; deleted)"),
             )
         if entry.prev_hash != expected_prev:
             return LedgerReport(
@@ -160,17 +186,43 @@ def verify() -> LedgerReport:
                 LedgerBreak(entry.seq, "previous-hash link does not match the entry before it (deleted or reordered)"),
             )
         content = _entry_content(entry)
-        if hashlib.sha256(content).hexdigest() != entry.entry_hash or sm3_hex(content) != entry.entry_sm3:
-            return LedgerReport(checked, expected_prev, LedgerBreak(entry.seq, "content does not match its hash (edited)"))
+        if hashlib.sha256(content).hexdigest() != entry.entry_hash:
+            return LedgerReport(
+                checked, expected_prev, LedgerBreak(entry.seq, "content does not match its SHA-256 hash (edited)")
+            )
+        if sm3_hex(content) != entry.entry_sm3:
+            return LedgerReport(
+                checked, expected_prev, LedgerBreak(entry.seq, "content does not match its SM3 hash (edited)")
+            )
         expected_prev = entry.entry_hash
         expected_seq += 1
         checked += 1
     head = LedgerHead.objects.filter(id=1).first()
-    if head is not None and (head.seq != checked or head.entry_hash != expected_prev):
+    if head is None:
+        if checked:
+            return LedgerReport(
+                checked, expected_prev, LedgerBreak(checked + 1, "the ledger head row is missing (deleted)")
+            )
+        return LedgerReport(0, GENESIS_HASH, None)
+    if head.seq > checked:
         return LedgerReport(
             checked,
             expected_prev,
-            LedgerBreak(checked + 1, f"the chain ends at entry {checked} but the head records entry {head.seq} (truncated)"),
+            LedgerBreak(
+                checked + 1, f"the chain ends at entry {checked} but the head records entry {head.seq} (truncated)"
+            ),
+        )
+    if head.seq < checked:
+        return LedgerReport(
+            checked,
+            expected_prev,
+            LedgerBreak(head.seq + 1, f"entries after {head.seq} were never recorded by the head (inserted)"),
+        )
+    if head.entry_hash != expected_prev:
+        return LedgerReport(
+            checked,
+            expected_prev,
+            LedgerBreak(checked, f"entry {checked} does not match the hash the head recorded (replaced)"),
         )
     return LedgerReport(checked, expected_prev, None)
 

@@ -1,4 +1,8 @@
-"""In-app notifications with e-mail and SMS copies (console backends by default)."""
+"""In-app notifications with e-mail copies, and the SMS backends (console by default).
+
+SMS goes out only where a service asks for it (``send_sms``: one-time codes, urgent notices);
+``notify`` writes the in-app message and e-mails a copy after the transaction commits.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +57,10 @@ def notify(recipients: Iterable[User], kind: str, message: str, *, case: Case | 
     ]
     addresses = [n.recipient.email for n in notes if n.recipient.email]
     if addresses:
-        subject = f"[{case.number}] {message[:60]}" if case else message[:60]
+        # A line break in a header makes send_mail raise BadHeaderError; messages quote
+        # user-typed reasons, which may contain one.
+        headline = " ".join(message.split())[:60]
+        subject = f"[{case.number}] {headline}" if case else headline
         transaction.on_commit(lambda: _send_emails(subject, message, addresses))
     return notes
 

@@ -14,7 +14,7 @@ the case exists.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
@@ -44,9 +44,9 @@ def organisation_group(organisation: Organisation) -> Group:
 def sync_user_groups(user: User) -> None:
     """Put institution agents and case managers in their organisation's group, and only there."""
     wanted: set[str] = set()
-    if user.organisation_id and user.role in (Role.INSTITUTION_AGENT, Role.CASE_MANAGER) and user.is_active:
-        assert user.organisation is not None
-        wanted.add(organisation_group(user.organisation).name)
+    organisation = user.organisation if user.role in (Role.INSTITUTION_AGENT, Role.CASE_MANAGER) else None
+    if organisation is not None and user.is_active:
+        wanted.add(organisation_group(organisation).name)
     current = set(user.groups.filter(name__startswith="org-").values_list("name", flat=True))
     for name in current - wanted:
         user.groups.remove(Group.objects.get(name=name))
@@ -87,19 +87,23 @@ def withdraw_participant(participant: CaseParticipant) -> None:
             remove_perm(perm, participant.user, participant.case)
 
 
-def get_case_for_user(user: User | object, pk: int | str, *, perm: str = VIEW) -> Case:
+def get_case_for_user(user: User | AnonymousUser, pk: int | str, *, perm: str = VIEW) -> Case:
     """The one door to a case: returns it, or raises 404 for anyone without ``perm``."""
     try:
         case = Case.objects.select_related("institution", "centre").get(pk=pk)
     except (Case.DoesNotExist, ValueError):
         raise Http404 from None
-    if not getattr(user, "is_authenticated", False) or not user.has_perm(perm, case):  # type: ignore[attr-defined]
+    if not user.is_authenticated or not user.has_perm(perm, case):
         raise Http404
     return case
 
 
-def cases_for_user(user: User, perm: str = VIEW) -> QuerySet[Case]:
+def cases_for_user(user: User | AnonymousUser, perm: str = VIEW) -> QuerySet[Case]:
     """Every case ``user`` holds ``perm`` on, directly or through a group; one SQL query."""
+    # guardian's has_perm refuses inactive users but get_objects_for_user does not check:
+    # without this a deactivated account would still list the cases it can no longer open.
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
     return get_objects_for_user(user, perm, klass=Case, accept_global_perms=False)
 
 

@@ -72,6 +72,14 @@ def _lock(case: Case) -> Case:
     return Case.objects.select_for_update().select_related("institution", "centre").get(pk=case.pk)
 
 
+def _check_transition(case: Case, to_state: str) -> None:
+    if case.state not in ALLOWED_FROM[to_state]:
+        raise CaseError(
+            _("案件当前状态为「%(current)s」，不能变更为「%(target)s」。")
+            % {"current": case.get_state_display(), "target": S(to_state).label}
+        )
+
+
 def _move(
     case: Case,
     to_state: str,
@@ -83,11 +91,7 @@ def _move(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Guard, write the state, the transition row and the ledger entry (inside the caller's lock)."""
-    if case.state not in ALLOWED_FROM[to_state]:
-        raise CaseError(
-            _("案件当前状态为「%(current)s」，不能变更为「%(target)s」。")
-            % {"current": case.get_state_display(), "target": S(to_state).label}
-        )
+    _check_transition(case, to_state)
     from_state = case.state
     case.state = to_state
     case.save(update_fields=["state", "updated_at"])
@@ -136,36 +140,42 @@ def _mediators(case: Case) -> list[User]:
 
 def _notify_on_commit(recipients: Iterable[User], kind: str, message: str, case: Case) -> None:
     people = list(recipients)
-    transaction.on_commit(lambda: notify(people, kind, message, case=case))
+    # Robust: the change is committed by then, so a failing notification is logged, not
+    # reported to the user as if the change itself had failed.
+    transaction.on_commit(lambda: notify(people, kind, message, case=case), robust=True)
 
 
-def add_participant(case: Case, user: User, capacity: str, *, actor: User | None, ip: str | None = None) -> CaseParticipant:
-    participant, _created = CaseParticipant.objects.get_or_create(
-        case=case, user=user, capacity=capacity, removed_at__isnull=True
-    )
-    permissions.grant_participant(participant)
-    ledger.record(
-        "mediation.participant.added",
-        actor=actor,
-        case=case,
-        ip=ip,
-        data={"user": user.pk, "capacity": capacity},
-    )
+def add_participant(
+    case: Case, user: User, capacity: str, *, actor: User | None, ip: str | None = None
+) -> CaseParticipant:
+    with transaction.atomic():
+        participant, _created = CaseParticipant.objects.get_or_create(
+            case=case, user=user, capacity=capacity, removed_at__isnull=True
+        )
+        permissions.grant_participant(participant)
+        ledger.record(
+            "mediation.participant.added",
+            actor=actor,
+            case=case,
+            ip=ip,
+            data={"user": user.pk, "capacity": capacity},
+        )
     return participant
 
 
 def remove_participant(participant: CaseParticipant, *, actor: User | None, reason: str, ip: str | None = None) -> None:
     """Permissions go at once: the next request by that user is refused."""
-    participant.removed_at = timezone.now()
-    participant.save(update_fields=["removed_at"])
-    permissions.withdraw_participant(participant)
-    ledger.record(
-        "mediation.participant.removed",
-        actor=actor,
-        case=participant.case,
-        ip=ip,
-        data={"user": participant.user_id, "capacity": participant.capacity, "reason": reason},
-    )
+    with transaction.atomic():
+        participant.removed_at = timezone.now()
+        participant.save(update_fields=["removed_at"])
+        permissions.withdraw_participant(participant)
+        ledger.record(
+            "mediation.participant.removed",
+            actor=actor,
+            case=participant.case,
+            ip=ip,
+            data={"user": participant.user_id, "capacity": participant.capacity, "reason": reason},
+        )
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -201,8 +211,11 @@ def submit_complaint(
         raise CaseError(_("被投诉方必须是金融机构。"))
     if centre.kind != Organisation.Kind.CENTRE:
         raise CaseError(_("受理单位必须是调解中心。"))
-    if entered_by.pk != consumer.pk and entered_by.role != Role.CASE_MANAGER:
-        raise CaseError(_("只有调解中心工作人员可以代为登记投诉。"))
+    if entered_by.pk != consumer.pk:
+        if entered_by.role != Role.CASE_MANAGER:
+            raise CaseError(_("只有调解中心工作人员可以代为登记投诉。"))
+        if entered_by.organisation_id != centre.pk:
+            raise CaseError(_("只能为本调解中心代为登记投诉。"))
     if amount_in_dispute < 0:
         raise CaseError(_("争议金额不能为负数。"))
     _validate_classification(product_category, issue_type)
@@ -288,9 +301,19 @@ def accept_case(case: Case, *, actor: User, ip: str | None = None) -> Case:
 def decline_case(case: Case, *, actor: User, reason: str, note: str = "", ip: str | None = None) -> Case:
     if reason not in NotAcceptedReason.values:
         raise CaseError(_("请选择不予受理的理由。"))
+    if reason == NotAcceptedReason.OTHER and not note.strip():
+        raise CaseError(_("以“其他”理由不予受理时须说明具体情况。"))
     with transaction.atomic():
         case = _lock(case)
-        _move(case, S.NOT_ACCEPTED, actor=actor, ip=ip, action="mediation.case.not_accepted", reason=note, data={"code": reason})
+        _move(
+            case,
+            S.NOT_ACCEPTED,
+            actor=actor,
+            ip=ip,
+            action="mediation.case.not_accepted",
+            reason=note,
+            data={"code": reason},
+        )
         case.not_accepted_reason = reason
         case.state_note = note
         case.save(update_fields=["not_accepted_reason", "state_note"])
@@ -323,6 +346,8 @@ def request_answer_extension(case: Case, *, actor: User, reason: str, ip: str | 
         case = _lock(case)
         if case.state != S.TRANSFERRED:
             raise CaseError(_("只有待机构答复的投诉可以申请延期。"))
+        if actor.role != Role.INSTITUTION_AGENT or not actor.has_perm(permissions.ANSWER, case):
+            raise CaseError(_("只有被投诉机构的经办人员可以申请延期。"))
         deadline = clocks.open_clock(case, ClockKind.INSTITUTION_ANSWER)
         if deadline is None:
             raise CaseError(_("答复期限已结束，不能延期。"))
@@ -344,7 +369,8 @@ def request_answer_extension(case: Case, *, actor: User, reason: str, ip: str | 
             data={"days": days, "reason": reason, "needs_approval": needs_approval},
         )
         if needs_approval:
-            approvers = [u for u in _institution_people(case) if u.can_approve_extensions]
+            # The requester cannot approve their own request, so is not asked to.
+            approvers = [u for u in _institution_people(case) if u.can_approve_extensions and u.pk != actor.pk]
             _notify_on_commit(
                 approvers,
                 "mediation.extension.requested",
@@ -379,7 +405,9 @@ def _grant_extension(request: ExtensionRequest, *, approver: User | None, ip: st
     _notify_on_commit(_consumers(case), "mediation.extension.granted", message, case)
 
 
-def decide_extension(request: ExtensionRequest, *, actor: User, approve: bool, ip: str | None = None) -> ExtensionRequest:
+def decide_extension(
+    request: ExtensionRequest, *, actor: User, approve: bool, ip: str | None = None
+) -> ExtensionRequest:
     with transaction.atomic():
         case = _lock(request.deadline.case)
         request = ExtensionRequest.objects.select_for_update().select_related("deadline").get(pk=request.pk)
@@ -393,6 +421,9 @@ def decide_extension(request: ExtensionRequest, *, actor: User, approve: bool, i
             raise CaseError(_("只有被投诉机构有审批权限的人员可以审批延期。"))
         if actor.pk == request.requested_by_id:
             raise CaseError(_("申请人不能审批自己的延期申请。"))
+        if not request.deadline.is_open:
+            # The institution answered (or the case ended) while the request was pending.
+            raise CaseError(_("答复期限已结束，无需再审批延期。"))
         if approve:
             _grant_extension(request, approver=actor, ip=ip)
         else:
@@ -419,8 +450,12 @@ def answer_complaint(
         raise CaseError(_("请填写答复内容。"))
     with transaction.atomic():
         case = _lock(case)
-        deadline = clocks.open_clock(case, ClockKind.INSTITUTION_ANSWER)
-        late = deadline is not None and deadline.due_date < timezone.localdate()
+        # The sweep may already have closed the clock as expired: judge lateness on the latest
+        # answer clock whatever its status.
+        deadline = case.deadlines.filter(kind=ClockKind.INSTITUTION_ANSWER).order_by("-created_at", "-id").first()
+        late = deadline is not None and (
+            deadline.status == Deadline.Status.EXPIRED or deadline.due_date < timezone.localdate()
+        )
         _move(
             case,
             S.ANSWERED,
@@ -445,6 +480,9 @@ def accept_resolution(case: Case, *, consumer: User, ip: str | None = None) -> C
     """The consumer is satisfied with the institution's answer: the case closes."""
     with transaction.atomic():
         case = _lock(case)
+        if case.state != S.ANSWERED:
+            # Later stages close on performance or by the centre, not on the consumer's say-so.
+            raise CaseError(_("只有机构已答复的投诉可以由投诉人确认结案。"))
         _move(case, S.CLOSED, actor=consumer, ip=ip, action="mediation.case.closed", reason=_("投诉人认可机构处理结果"))
         clocks.stop_all_clocks(case)
     return case
@@ -474,7 +512,9 @@ def request_mediation(case: Case, *, consumer: User, ip: str | None = None) -> C
     return case
 
 
-def record_institution_consent(case: Case, *, agent: User, consent: bool, reason: str = "", ip: str | None = None) -> Case:
+def record_institution_consent(
+    case: Case, *, agent: User, consent: bool, reason: str = "", ip: str | None = None
+) -> Case:
     """Both sides must consent to online mediation (在线调解规则 Art 4); refusal ends it (Art 25)."""
     with transaction.atomic():
         case = _lock(case)
@@ -504,7 +544,13 @@ def start_assignment_clock(case: Case, *, actor: User | None = None, ip: str | N
             return None
         clocks.stop_clock(case, ClockKind.PARTY_CHOICE, Deadline.Status.EXPIRED)
         deadline = clocks.start_clock(case, ClockKind.ASSIGNMENT)
-        ledger.record("mediation.clock.assignment_started", actor=actor, case=case, ip=ip, data={"due": deadline.due_date.isoformat()})
+        ledger.record(
+            "mediation.clock.assignment_started",
+            actor=actor,
+            case=case,
+            ip=ip,
+            data={"due": deadline.due_date.isoformat()},
+        )
         _notify_on_commit(
             _centre_managers(case),
             "mediation.clock.assignment_started",
@@ -576,6 +622,12 @@ def mediator_declines(case: Case, *, mediator: User, reason: str, ip: str | None
     with transaction.atomic():
         case = _lock(case)
         participant = _assigned_participant(case, mediator)
+        if case.state != S.AWAITING_MEDIATOR:
+            # Once accepted, leaving is a removal by the centre or a termination, not a decline.
+            raise CaseError(
+                _("案件当前状态为「%(state)s」，不能再拒绝委派；如需退出，请联系调解中心更换调解员。")
+                % {"state": case.get_state_display()}
+            )
         _move(
             case,
             S.CHOOSING_MEDIATOR,
@@ -671,13 +723,12 @@ def record_agreement_effective(
         case.agreement_effective_at = effective_at
         case.save(update_fields=["agreement_effective_at"])
         clocks.stop_clock(case, ClockKind.MEDIATION_TERM)
-        deadline = clocks.start_clock(
-            case, ClockKind.JUDICIAL_CONFIRMATION, start=timezone.localdate(effective_at)
-        )
+        deadline = clocks.start_clock(case, ClockKind.JUDICIAL_CONFIRMATION, start=timezone.localdate(effective_at))
         _notify_on_commit(
             _parties(case),
             "mediation.case.agreement_effective",
-            _("调解协议已生效。如需申请司法确认，双方应于 %(due)s 前共同提出。") % {"due": deadline.due_date.isoformat()},
+            _("调解协议已生效。如需申请司法确认，双方应于 %(due)s 前共同提出。")
+            % {"due": deadline.due_date.isoformat()},
             case,
         )
     return case
@@ -686,6 +737,7 @@ def record_agreement_effective(
 def record_confirmation_applied(case: Case, *, actor: User, ip: str | None = None) -> Case:
     with transaction.atomic():
         case = _lock(case)
+        _check_transition(case, S.CONFIRMATION_APPLIED)
         deadline = clocks.open_clock(case, ClockKind.JUDICIAL_CONFIRMATION)
         if deadline is None or deadline.due_date < timezone.localdate():
             raise CaseError(_("申请司法确认的30日期限已届满，不能再申请。"))
@@ -694,7 +746,9 @@ def record_confirmation_applied(case: Case, *, actor: User, ip: str | None = Non
     return case
 
 
-def record_confirmation_ruling(case: Case, *, actor: User, confirmed: bool, reason: str = "", ip: str | None = None) -> Case:
+def record_confirmation_ruling(
+    case: Case, *, actor: User, confirmed: bool, reason: str = "", ip: str | None = None
+) -> Case:
     with transaction.atomic():
         case = _lock(case)
         target = S.CONFIRMED if confirmed else S.CONFIRMATION_REJECTED
@@ -702,7 +756,9 @@ def record_confirmation_ruling(case: Case, *, actor: User, confirmed: bool, reas
         _notify_on_commit(
             _parties(case) + _centre_managers(case),
             "mediation.case.confirmation_ruled",
-            _("法院已裁定确认调解协议有效。") if confirmed else _("法院裁定驳回司法确认申请：%(reason)s") % {"reason": reason},
+            _("法院已裁定确认调解协议有效。")
+            if confirmed
+            else _("法院裁定驳回司法确认申请：%(reason)s") % {"reason": reason},
             case,
         )
     return case
@@ -730,7 +786,9 @@ def _terminate(case: Case, *, actor: User | None, reason: str, note: str, ip: st
         raise CaseError(_("请选择调解终止的法定理由。"))
     if reason == TerminationReason.OTHER and not note.strip():
         raise CaseError(_("以“其他”理由终止调解时须说明具体情况。"))
-    _move(case, S.TERMINATED, actor=actor, ip=ip, action="mediation.case.terminated", reason=note, data={"code": reason})
+    _move(
+        case, S.TERMINATED, actor=actor, ip=ip, action="mediation.case.terminated", reason=note, data={"code": reason}
+    )
     case.termination_reason = reason
     case.state_note = note
     case.save(update_fields=["termination_reason", "state_note"])
@@ -758,39 +816,47 @@ def add_evidence(
         checked = sniff_upload(upload)
     except UploadRejected as exc:
         raise CaseError(str(exc)) from None
-    with transaction.atomic():
-        case = _lock(case)
-        if case.is_final:
-            raise CaseError(_("案件已结束，不能再提交材料。"))
-        evidence = Evidence(
-            case=case,
-            uploaded_by=user,
-            original_name=checked.safe_name,
-            content_type=checked.content_type,
-            size=checked.size,
-            sha256=checked.sha256,
-            sm3=checked.sm3,
-            description=description,
-        )
-        evidence.file.save(checked.sha256, upload, save=False)
-        evidence.save()
-        ledger.record(
-            "mediation.evidence.uploaded",
-            actor=user,
-            case=case,
-            ip=ip,
-            data={
-                "evidence": evidence.pk,
-                "name": evidence.original_name,
-                "type": evidence.content_type,
-                "size": evidence.size,
-                "sha256": evidence.sha256,
-                "sm3": evidence.sm3,
-            },
-        )
+    evidence = Evidence(
+        uploaded_by=user,
+        original_name=checked.safe_name,
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        sm3=checked.sm3,
+        description=description,
+    )
+    try:
+        with transaction.atomic():
+            case = _lock(case)
+            if case.is_final:
+                raise CaseError(_("案件已结束，不能再提交材料。"))
+            evidence.case = case
+            evidence.file.save(checked.sha256, upload, save=False)
+            evidence.save()
+            ledger.record(
+                "mediation.evidence.uploaded",
+                actor=user,
+                case=case,
+                ip=ip,
+                data={
+                    "evidence": evidence.pk,
+                    "name": evidence.original_name,
+                    "type": evidence.content_type,
+                    "size": evidence.size,
+                    "sha256": evidence.sha256,
+                    "sm3": evidence.sm3,
+                },
+            )
+    except BaseException:
+        # The rolled-back row no longer points at the stored file; do not leave it behind.
+        if evidence.file.name:
+            evidence.file.storage.delete(evidence.file.name)
+        raise
     return evidence
 
 
-def record_sensitive_view(case: Case, *, user: User, what: str, ip: str | None = None, data: dict[str, Any] | None = None) -> None:
+def record_sensitive_view(
+    case: Case, *, user: User, what: str, ip: str | None = None, data: dict[str, Any] | None = None
+) -> None:
     """Views of evidence and identity data are themselves evidence (who saw what, when)."""
     ledger.record(f"mediation.viewed.{what}", actor=user, case=case, ip=ip, data=data or {})

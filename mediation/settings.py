@@ -74,6 +74,9 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # Key for ID numbers at rest (Fernet, urlsafe base64 of 32 bytes). Several keys, comma
 # separated, allow rotation: the first encrypts, all decrypt.
 IDENTITY_KEYS = envlist("IDENTITY_KEYS", [])
+# Key of the keyed hash used to find an ID number without decrypting (uniqueness, look-up).
+# Default: derived from the last of IDENTITY_KEYS, which must then stay in the list on rotation.
+IDENTITY_LOOKUP_KEY = envstr("IDENTITY_LOOKUP_KEY")
 
 INSTALLED_APPS = [
     "daphne",

@@ -18,7 +18,9 @@ def record_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
 
 
 @receiver(user_login_failed)
-def record_login_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+def record_login_failure(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     ledger.record(
         "mediation.auth.login_failed", request=request, data={"username": str(credentials.get("username", ""))[:150]}
     )

@@ -22,6 +22,8 @@ def _isolated_var(settings: Any, tmp_path: Any) -> None:
         },
     }
     settings.SMS_BACKEND = "mediation.notifications.MemorySmsBackend"
+    # Personas get passwords; the production hasher costs ~0.35 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.AXES_ENABLED = True
 
 
@@ -42,7 +44,9 @@ def bank(db: None) -> Organisation:
 
 @pytest.fixture
 def bank_branch(bank: Organisation) -> Organisation:
-    return factories.organisation(Organisation.Kind.INSTITUTION, "华南商业银行天河支行", parent=bank, region="广东省广州市")
+    return factories.organisation(
+        Organisation.Kind.INSTITUTION, "华南商业银行天河支行", parent=bank, region="广东省广州市"
+    )
 
 
 @pytest.fixture
@@ -93,7 +97,9 @@ def bank_agent(bank: Organisation) -> User:
 
 @pytest.fixture
 def bank_supervisor(bank: Organisation) -> User:
-    return factories.user("bank_supervisor", Role.INSTITUTION_AGENT, bank, real_name="钱总", can_approve_extensions=True)
+    return factories.user(
+        "bank_supervisor", Role.INSTITUTION_AGENT, bank, real_name="钱总", can_approve_extensions=True
+    )
 
 
 @pytest.fixture
@@ -163,7 +169,9 @@ def transferred_case(submitted_case: Case, case_manager: User, bank_agent: User)
 
 
 @pytest.fixture
-def mediating_case(transferred_case: Case, consumer: User, bank_agent: User, case_manager: User, mediator: User) -> Case:
+def mediating_case(
+    transferred_case: Case, consumer: User, bank_agent: User, case_manager: User, mediator: User
+) -> Case:
     services.answer_complaint(transferred_case, agent=bank_agent, outcome="not_resolved", text="维持原处理意见。")
     services.request_mediation(transferred_case, consumer=consumer)
     services.record_institution_consent(transferred_case, agent=bank_agent, consent=True)

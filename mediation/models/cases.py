@@ -117,9 +117,7 @@ class Case(models.Model):
     not_accepted_reason = models.CharField(
         _("不予受理理由"), max_length=30, choices=NotAcceptedReason.choices, blank=True
     )
-    termination_reason = models.CharField(
-        _("终止理由"), max_length=30, choices=TerminationReason.choices, blank=True
-    )
+    termination_reason = models.CharField(_("终止理由"), max_length=30, choices=TerminationReason.choices, blank=True)
     state_note = models.TextField(_("状态说明"), blank=True)
     agreement_effective_at = models.DateTimeField(_("调解协议生效时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True, db_index=True)
@@ -166,9 +164,7 @@ class CaseParticipant(models.Model):
         LEAD_MEDIATOR = "lead_mediator", _("主调解员")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="participants")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_participations"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_participations")
     capacity = models.CharField(max_length=30, choices=Capacity.choices)
     joined_at = models.DateTimeField(auto_now_add=True)
     removed_at = models.DateTimeField(null=True, blank=True)
@@ -181,6 +177,9 @@ class CaseParticipant(models.Model):
                 name="one_active_participation",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/{self.user_id} {self.capacity}"
 
 
 class CaseTransition(models.Model):
@@ -198,6 +197,9 @@ class CaseTransition(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.from_state} → {self.to_state}"
 
 
 def evidence_upload_path(instance: Evidence, filename: str) -> str:
@@ -241,6 +243,9 @@ class InstitutionAnswer(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.outcome}"
+
 
 class ExtensionRequest(models.Model):
     """银行业保险业消费投诉处理管理办法: 15 days, +15 for complex cases, +30 with approval."""
@@ -263,3 +268,6 @@ class ExtensionRequest(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"+{self.days} {self.status}"

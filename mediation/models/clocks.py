@@ -83,6 +83,9 @@ class DeadlineReminder(models.Model):
             models.UniqueConstraint(fields=["deadline", "days_before", "due_date"], name="one_reminder_per_step")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.deadline_id} −{self.days_before}"
+
 
 class CalendarYear(models.Model):
     """A year's official holiday schedule loaded by an administrator (State Council notice)."""

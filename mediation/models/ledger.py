@@ -32,6 +32,9 @@ class LedgerEntry(models.Model):
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger"
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
 
 class LedgerHead(models.Model):
     """Single row locked while appending, so concurrent writers chain one after the other."""
@@ -39,3 +42,6 @@ class LedgerHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)
     entry_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

@@ -6,6 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from mediation.identity import validate_credit_code
 
 
+def credit_code_validator(value: str) -> None:
+    validate_credit_code(value)
+
+
 class Organisation(models.Model):
     class Kind(models.TextChoices):
         INSTITUTION = "institution", _("金融机构")
@@ -39,11 +43,9 @@ class Organisation(models.Model):
         unique=True,
         null=True,
         blank=True,
-        validators=[validate_credit_code],
+        validators=[credit_code_validator],
     )
-    institution_type = models.CharField(
-        _("机构类别"), max_length=20, choices=InstitutionType.choices, blank=True
-    )
+    institution_type = models.CharField(_("机构类别"), max_length=20, choices=InstitutionType.choices, blank=True)
     court_level = models.CharField(_("法院层级"), max_length=20, choices=CourtLevel.choices, blank=True)
     court_code = models.CharField(_("法院代码"), max_length=20, blank=True)
     region = models.CharField(_("所在地区"), max_length=100, blank=True)

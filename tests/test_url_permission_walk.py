@@ -1,0 +1,150 @@
+"""Walk every URL of the project as every persona against a case they are not on.
+
+The walk reads the URL configuration itself, so a view added tomorrow is walked tomorrow:
+- a URL with an object in its path must answer 404 to every persona not on that object's case
+  (and send anonymous visitors to the login page);
+- a URL without an object must not show the foreign case's number, and a POST to it must not
+  change the foreign case;
+- a URL whose path parameter this walk does not know fails the test until it is added to
+  ``FOREIGN_OBJECTS`` below: a new kind of object must be walked, not skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from mediation import services
+from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
+from tests import factories
+from tests.factories import sample_pdf_upload
+
+# URLs anyone may open: nothing case-specific behind them.
+PUBLIC = {"login", "register", "set_language", "display_mode", "otp_verify", "home"}
+SKIPPED_NAMESPACES = {"admin"}
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str | None = None) -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            if ns in SKIPPED_NAMESPACES:
+                continue
+            yield from _walk(entry.url_patterns, prefix, ns)
+        elif isinstance(entry, URLPattern):
+            if entry.name is None:
+                pytest.fail(f"URL pattern {entry.pattern} has no name; every view must be named to be walked")
+            yield (f"{namespace}:{entry.name}" if namespace else entry.name), entry
+
+
+@pytest.fixture
+def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str, Any]:
+    """A case in another centre, against another bank, with every kind of object on it."""
+    centre = factories.organisation(Organisation.Kind.CENTRE, "外地调解中心")
+    bank = factories.organisation(Organisation.Kind.INSTITUTION, "外地银行")
+    owner = factories.user("foreign_consumer", Role.CONSUMER)
+    agent = factories.user("foreign_agent", Role.INSTITUTION_AGENT, bank)
+    manager = factories.user("foreign_manager", Role.CASE_MANAGER, centre)
+    mediator = factories.user("foreign_mediator", Role.MEDIATOR, centre)
+    case = factories.complaint(owner, bank, centre)
+    evidence = services.add_evidence(case, user=owner, upload=sample_pdf_upload())
+    services.accept_case(case, actor=manager)
+    services.transfer_to_institution(case, actor=manager)
+    services.request_answer_extension(case, actor=agent, reason="情况复杂")
+    extension = services.request_answer_extension(case, actor=agent, reason="需总行审批")
+    assert extension.status == ExtensionRequest.Status.PENDING
+    deadline = extension.deadline
+    answer = services.answer_complaint(case, agent=agent, outcome="not_resolved", text="维持")
+    services.request_mediation(case, consumer=owner)
+    services.record_institution_consent(case, agent=agent, consent=True)
+    services.assign_mediator(case, actor=manager, mediator=mediator)
+    participant = case.participants.get(user=mediator)
+    return {
+        "case": case,
+        "objects": {
+            "pk": case.pk,
+            "case_pk": case.pk,
+            "evidence_pk": evidence.pk,
+            "extension_pk": extension.pk,
+            "request_pk": extension.pk,
+            "deadline_pk": deadline.pk,
+            "answer_pk": answer.pk,
+            "participant_pk": participant.pk,
+        },
+    }
+
+
+def _snapshot(case: Case) -> tuple[str, int, int]:
+    case.refresh_from_db()
+    return case.state, case.transitions.count(), LedgerEntry.objects.filter(case=case).count()
+
+
+PERSONAS = [
+    "consumer",
+    "outsider",
+    "bank_agent",
+    "branch_agent",
+    "bank_supervisor",
+    "mediator",
+    "case_manager",
+    "court_clerk",
+    "regulator",
+]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_every_url_refuses_a_persona_not_on_the_case(
+    persona: str, request: pytest.FixtureRequest, foreign_world: dict[str, Any]
+) -> None:
+    user: User = request.getfixturevalue(persona)
+    case: Case = foreign_world["case"]
+    objects: dict[str, int] = foreign_world["objects"]
+    client = Client()
+    before = _snapshot(case)
+    walked = 0
+    for name, pattern in _walk(get_resolver().url_patterns):
+        params = list(pattern.pattern.regex.groupindex)
+        unknown = [p for p in params if p not in objects]
+        assert not unknown, f"{name}: path parameter(s) {unknown} unknown to the walk; add them to foreign_world"
+        url = reverse(name, kwargs={p: objects[p] for p in params})
+        for method in ("get", "post"):
+            client.force_login(user)  # a walked logout view must not turn the rest into anonymous visits
+            response = getattr(client, method)(url)
+            walked += 1
+            if params:
+                assert response.status_code == 404, (
+                    f"{persona} {method.upper()} {url} ({name}) -> {response.status_code}"
+                )
+            elif response.status_code == 200:
+                assert case.number not in response.content.decode(), f"{persona} sees {case.number} on {url} ({name})"
+        assert _snapshot(case) == before, f"{persona} changed the foreign case through {url} ({name})"
+    assert walked > 10
+    assert case.state == CaseState.AWAITING_MEDIATOR
+
+
+def test_anonymous_visitors_are_sent_to_login_or_refused(foreign_world: dict[str, Any]) -> None:
+    client = Client()
+    objects = foreign_world["objects"]
+    login = reverse("login")
+    for name, pattern in _walk(get_resolver().url_patterns):
+        params = list(pattern.pattern.regex.groupindex)
+        url = reverse(name, kwargs={p: objects[p] for p in params})
+        response = client.get(url)
+        if name in PUBLIC:
+            continue
+        assert response.status_code in (302, 404), f"anonymous GET {url} ({name}) -> {response.status_code}"
+        if response.status_code == 302:
+            assert response["Location"].startswith(login), f"anonymous GET {url} ({name}) -> {response['Location']}"
+
+
+def test_admin_is_refused_to_non_staff(consumer: User, bank_agent: User) -> None:
+    for user in (consumer, bank_agent):
+        client = Client()
+        client.force_login(user)
+        response = client.get(reverse("admin:mediation_case_changelist"))
+        assert response.status_code == 302
+        assert reverse("admin:login") in response["Location"]
