@@ -210,8 +210,10 @@ def _measure(path: str, user: Any, repeats: int) -> dict[str, Any]:
     response = client.get(path)
     if response.status_code != 200:
         raise SystemExit(f"{path} answered {response.status_code} for {user}")
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as captured:
         client.get(path)
+    # Counted now: the captured list is a view on the connection's log, which the next request resets.
+    queries = len(captured)
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -219,7 +221,7 @@ def _measure(path: str, user: Any, repeats: int) -> dict[str, Any]:
         samples.append((time.perf_counter() - started) * 1000)
     from bench.common import summarise
 
-    return {"path": path, "queries": len(queries), **summarise(samples)}
+    return {"path": path, "queries": queries, **summarise(samples)}
 
 
 def run(cases: int, repeats: int) -> dict[str, Any]:

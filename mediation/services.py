@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mediation import clocks, ledger, permissions
+from mediation import audience, clocks, ledger, permissions
 from mediation.classification import ISSUE_TYPES
 from mediation.evidence_checks import UploadRejected, sniff_upload
 from mediation.models import (
@@ -105,37 +105,6 @@ def _move(
         ip=ip,
         data={"from": from_state, "to": to_state, "reason": reason, **(data or {})},
     )
-
-
-def _centre_managers(case: Case) -> list[User]:
-    return list(User.objects.filter(role=Role.CASE_MANAGER, organisation=case.centre, is_active=True))
-
-
-def _parties(case: Case) -> list[User]:
-    return [p.user for p in case.participants.filter(removed_at__isnull=True).select_related("user")]
-
-
-def _consumers(case: Case) -> list[User]:
-    return [
-        p.user
-        for p in case.participants.filter(
-            removed_at__isnull=True, capacity=CaseParticipant.Capacity.CONSUMER
-        ).select_related("user")
-    ]
-
-
-def _institution_people(case: Case) -> list[User]:
-    return list(permissions.users_with_case_perm(case, permissions.ANSWER))
-
-
-def _mediators(case: Case) -> list[User]:
-    return [
-        p.user
-        for p in case.participants.filter(
-            removed_at__isnull=True,
-            capacity__in=[CaseParticipant.Capacity.MEDIATOR, CaseParticipant.Capacity.LEAD_MEDIATOR],
-        ).select_related("user")
-    ]
 
 
 def _notify_on_commit(recipients: Iterable[User], kind: str, message: str, case: Case) -> None:
@@ -276,7 +245,7 @@ def submit_complaint(
             message += " " + _("该投诉人%(days)s日内就同一机构同类产品重复投诉，已标记提级处理。") % {
                 "days": settings.REPEAT_COMPLAINT_DAYS
             }
-        _notify_on_commit(_centre_managers(case), "mediation.case.submitted", message, case)
+        _notify_on_commit(audience.case_managers(case), "mediation.case.submitted", message, case)
     return case
 
 
@@ -294,7 +263,7 @@ def accept_case(case: Case, *, actor: User, ip: str | None = None) -> Case:
     with transaction.atomic():
         case = _lock(case)
         _move(case, S.ACCEPTED, actor=actor, ip=ip, action="mediation.case.accepted")
-        _notify_on_commit(_consumers(case), "mediation.case.accepted", _("您的投诉已受理。"), case)
+        _notify_on_commit(audience.consumers(case), "mediation.case.accepted", _("您的投诉已受理。"), case)
     return case
 
 
@@ -318,7 +287,7 @@ def decline_case(case: Case, *, actor: User, reason: str, note: str = "", ip: st
         case.state_note = note
         case.save(update_fields=["not_accepted_reason", "state_note"])
         message = _("您的投诉不予受理：%(reason)s。") % {"reason": NotAcceptedReason(reason).label}
-        _notify_on_commit(_consumers(case), "mediation.case.not_accepted", message, case)
+        _notify_on_commit(audience.consumers(case), "mediation.case.not_accepted", message, case)
     return case
 
 
@@ -333,8 +302,10 @@ def transfer_to_institution(case: Case, *, actor: User, ip: str | None = None) -
             "number": case.number,
             "due": deadline.due_date.isoformat(),
         }
-        _notify_on_commit(_institution_people(case), "mediation.case.transferred", message, case)
-        _notify_on_commit(_consumers(case), "mediation.case.transferred", _("您的投诉已转交被投诉机构处理。"), case)
+        _notify_on_commit(audience.institution_people(case), "mediation.case.transferred", message, case)
+        _notify_on_commit(
+            audience.consumers(case), "mediation.case.transferred", _("您的投诉已转交被投诉机构处理。"), case
+        )
     return case
 
 
@@ -370,7 +341,7 @@ def request_answer_extension(case: Case, *, actor: User, reason: str, ip: str | 
         )
         if needs_approval:
             # The requester cannot approve their own request, so is not asked to.
-            approvers = [u for u in _institution_people(case) if u.can_approve_extensions and u.pk != actor.pk]
+            approvers = [u for u in audience.institution_people(case) if u.can_approve_extensions and u.pk != actor.pk]
             _notify_on_commit(
                 approvers,
                 "mediation.extension.requested",
@@ -402,7 +373,7 @@ def _grant_extension(request: ExtensionRequest, *, approver: User | None, ip: st
         "reason": request.reason,
     }
     # The consumer must be told of every extension (办法: 告知投诉人).
-    _notify_on_commit(_consumers(case), "mediation.extension.granted", message, case)
+    _notify_on_commit(audience.consumers(case), "mediation.extension.granted", message, case)
 
 
 def decide_extension(
@@ -472,7 +443,7 @@ def answer_complaint(
             message = _("被投诉机构答复：未解决。您可以申请由调解中心组织调解，免费在线进行。")
         else:
             message = _("被投诉机构答复：已解决。如您仍不满意，可以申请调解。")
-        _notify_on_commit(_consumers(case), "mediation.case.answered", message, case)
+        _notify_on_commit(audience.consumers(case), "mediation.case.answered", message, case)
     return answer
 
 
@@ -500,11 +471,11 @@ def request_mediation(case: Case, *, consumer: User, ip: str | None = None) -> C
         case.consent_online_mediation = True
         case.consented_at = case.consented_at or now
         case.save(update_fields=["consent_online_mediation", "consented_at"])
-        if not _institution_people(case):
+        if not audience.institution_people(case):
             # Complaints taken straight to mediation have not been transferred yet.
             permissions.grant_institution_access(case)
         _notify_on_commit(
-            _institution_people(case) + _centre_managers(case),
+            audience.institution_people(case) + audience.case_managers(case),
             "mediation.case.mediation_requested",
             _("投诉人申请调解，请被投诉机构确认是否同意在线调解。"),
             case,
@@ -530,7 +501,9 @@ def record_institution_consent(
         message = _("双方已同意在线调解。请于 %(due)s 前共同选定调解员，逾期由调解中心指定。") % {
             "due": deadline.due_date.isoformat()
         }
-        _notify_on_commit(_parties(case) + _institution_people(case), "mediation.case.consented", message, case)
+        _notify_on_commit(
+            audience.participants(case) + audience.institution_people(case), "mediation.case.consented", message, case
+        )
     return case
 
 
@@ -552,7 +525,7 @@ def start_assignment_clock(case: Case, *, actor: User | None = None, ip: str | N
             data={"due": deadline.due_date.isoformat()},
         )
         _notify_on_commit(
-            _centre_managers(case),
+            audience.case_managers(case),
             "mediation.clock.assignment_started",
             _("当事人未在期限内共同选定调解员，请于 %(due)s 前指定。") % {"due": deadline.due_date.isoformat()},
             case,
@@ -611,7 +584,12 @@ def mediator_accepts(case: Case, *, mediator: User, ip: str | None = None) -> Ca
         clocks.stop_clock(case, ClockKind.MEDIATOR_ACCEPTANCE)
         deadline = clocks.start_clock(case, ClockKind.MEDIATION_TERM)
         message = _("调解员已接受委派，调解期限至 %(due)s。") % {"due": deadline.due_date.isoformat()}
-        _notify_on_commit(_parties(case) + _centre_managers(case), "mediation.case.mediator_accepted", message, case)
+        _notify_on_commit(
+            audience.participants(case) + audience.case_managers(case),
+            "mediation.case.mediator_accepted",
+            message,
+            case,
+        )
     return case
 
 
@@ -640,7 +618,7 @@ def mediator_declines(case: Case, *, mediator: User, reason: str, ip: str | None
         remove_participant(participant, actor=mediator, reason=reason, ip=ip)
         deadline = clocks.start_clock(case, ClockKind.ASSIGNMENT)
         _notify_on_commit(
-            _centre_managers(case),
+            audience.case_managers(case),
             "mediation.case.mediator_declined",
             _("调解员拒绝接受委派（%(reason)s），请于 %(due)s 前重新指定。")
             % {"reason": reason, "due": deadline.due_date.isoformat()},
@@ -671,7 +649,7 @@ def extend_mediation_term(case: Case, *, actor: User, days: int, reason: str, ip
             data={"days": days, "reason": reason, "due": deadline.due_date.isoformat()},
         )
         _notify_on_commit(
-            _parties(case),
+            audience.participants(case),
             "mediation.term.extended",
             _("调解期限已延长至 %(due)s。") % {"due": deadline.due_date.isoformat()},
             case,
@@ -725,7 +703,7 @@ def record_agreement_effective(
         clocks.stop_clock(case, ClockKind.MEDIATION_TERM)
         deadline = clocks.start_clock(case, ClockKind.JUDICIAL_CONFIRMATION, start=timezone.localdate(effective_at))
         _notify_on_commit(
-            _parties(case),
+            audience.participants(case),
             "mediation.case.agreement_effective",
             _("调解协议已生效。如需申请司法确认，双方应于 %(due)s 前共同提出。")
             % {"due": deadline.due_date.isoformat()},
@@ -754,7 +732,7 @@ def record_confirmation_ruling(
         target = S.CONFIRMED if confirmed else S.CONFIRMATION_REJECTED
         _move(case, target, actor=actor, ip=ip, action="mediation.case.confirmation_ruled", reason=reason)
         _notify_on_commit(
-            _parties(case) + _centre_managers(case),
+            audience.participants(case) + audience.case_managers(case),
             "mediation.case.confirmation_ruled",
             _("法院已裁定确认调解协议有效。")
             if confirmed
@@ -777,7 +755,7 @@ def close_case(case: Case, *, actor: User, reason: str, ip: str | None = None) -
         case = _lock(case)
         _move(case, S.CLOSED, actor=actor, ip=ip, action="mediation.case.closed", reason=reason)
         clocks.stop_all_clocks(case)
-        _notify_on_commit(_parties(case), "mediation.case.closed", _("案件已结案。"), case)
+        _notify_on_commit(audience.participants(case), "mediation.case.closed", _("案件已结案。"), case)
     return case
 
 
@@ -794,7 +772,9 @@ def _terminate(case: Case, *, actor: User | None, reason: str, note: str, ip: st
     case.save(update_fields=["termination_reason", "state_note"])
     clocks.stop_all_clocks(case)
     message = _("调解终止：%(reason)s。您可以依法向人民法院提起诉讼。") % {"reason": TerminationReason(reason).label}
-    _notify_on_commit(_parties(case) + _centre_managers(case), "mediation.case.terminated", message, case)
+    _notify_on_commit(
+        audience.participants(case) + audience.case_managers(case), "mediation.case.terminated", message, case
+    )
 
 
 def terminate_mediation(case: Case, *, actor: User | None, reason: str, note: str = "", ip: str | None = None) -> Case:

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from mediation import ledger, permissions, services
+from mediation import audience, ledger, services
 from mediation.clocks import WorkingCalendar
-from mediation.models import Case, CaseParticipant, ClockKind, DayUnit, Deadline, DeadlineReminder, Role, User
+from mediation.models import Case, ClockKind, DayUnit, Deadline, DeadlineReminder, User
 from mediation.notifications import notify
 
 
@@ -32,44 +33,18 @@ class SweepResult:
     assignment_clocks: int = 0
 
 
-def _consumers(case: Case) -> list[User]:
-    return [
-        p.user
-        for p in case.participants.filter(
-            removed_at__isnull=True, capacity=CaseParticipant.Capacity.CONSUMER
-        ).select_related("user")
-    ]
-
-
-def _institution_people(case: Case) -> list[User]:
-    return list(permissions.users_with_case_perm(case, permissions.ANSWER))
-
-
-def _parties(case: Case) -> list[User]:
-    """Both sides: the consumers and the institution's people answering for it."""
-    return _consumers(case) + _institution_people(case)
-
-
-def _mediators(case: Case) -> list[User]:
-    return list(permissions.users_with_case_perm(case, permissions.MEDIATE))
-
-
-def _case_managers(case: Case) -> list[User]:
-    return list(User.objects.filter(role=Role.CASE_MANAGER, organisation_id=case.centre_id, is_active=True))
-
-
-def _parties_and_mediators(case: Case) -> list[User]:
-    return _parties(case) + _mediators(case)
+def _both_sides_and_mediators(case: Case) -> list[User]:
+    return audience.both_sides(case) + audience.mediators(case)
 
 
 # Who must act before each clock runs out.
 RECIPIENTS: dict[str, Callable[[Case], list[User]]] = {
-    ClockKind.INSTITUTION_ANSWER: _institution_people,
-    ClockKind.PARTY_CHOICE: _parties,
-    ClockKind.ASSIGNMENT: _case_managers,
-    ClockKind.MEDIATOR_ACCEPTANCE: _mediators,
-    ClockKind.MEDIATION_TERM: _parties_and_mediators,
-    ClockKind.JUDICIAL_CONFIRMATION: _parties_and_mediators,
+    ClockKind.INSTITUTION_ANSWER: audience.institution_people,
+    ClockKind.PARTY_CHOICE: audience.both_sides,
+    ClockKind.ASSIGNMENT: audience.case_managers,
+    ClockKind.MEDIATOR_ACCEPTANCE: audience.mediators,
+    ClockKind.MEDIATION_TERM: _both_sides_and_mediators,
+    ClockKind.JUDICIAL_CONFIRMATION: _both_sides_and_mediators,
 }
 
 
@@ -133,12 +108,20 @@ def _remind(
         if left == 0:
             message = _("案件 %(number)s 的「%(kind)s」今日（%(due)s）届满，请及时处理。") % values
         elif deadline.unit == DayUnit.WORKING:
-            message = _("案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 个工作日。") % {
+            message = ngettext(
+                "案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 个工作日。",
+                "案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 个工作日。",
+                left,
+            ) % {
                 **values,
                 "left": left,
             }
         else:
-            message = _("案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 日。") % {
+            message = ngettext(
+                "案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 日。",
+                "案件 %(number)s 的「%(kind)s」将于 %(due)s 届满，还剩 %(left)s 日。",
+                left,
+            ) % {
                 **values,
                 "left": left,
             }
@@ -175,7 +158,7 @@ def _expire(deadline_id: int, case_id: int, today: datetime.date, result: SweepR
             "kind": deadline.get_kind_display(),
             "due": deadline.due_date.isoformat(),
         }
-        notify(_case_managers(case), "mediation.clock.expired", message, case=case)
+        notify(audience.case_managers(case), "mediation.clock.expired", message, case=case)
 
 
 def sweep_deadlines(today: datetime.date | None = None) -> SweepResult:

@@ -387,3 +387,20 @@ def test_only_the_assigned_mediator_terminates(
     assert response.status_code == 404
     mediating_case.refresh_from_db()
     assert mediating_case.state == CaseState.MEDIATING
+
+
+def test_case_manager_gets_the_centre_actions_on_the_case_page_and_parties_do_not(
+    client: Client, case_manager: User, consumer: User, submitted_case: Case
+) -> None:
+    accept_url = reverse("staff:case_accept", kwargs={"pk": submitted_case.pk})
+    client.force_login(case_manager)
+    page = client.get(reverse("case_detail", kwargs={"pk": submitted_case.pk})).content.decode()
+    assert accept_url in page
+
+    client.post(accept_url)
+    submitted_case.refresh_from_db()
+    assert submitted_case.state == "accepted"
+
+    client.force_login(consumer)
+    page = client.get(reverse("case_detail", kwargs={"pk": submitted_case.pk})).content.decode()
+    assert "staff-actions" not in page

@@ -92,7 +92,7 @@ def _who(user: User | None) -> str:
     if user is None:
         return _("系统")
     if user.organisation_id and user.role != Role.CONSUMER:
-        return f"{user.organisation}（{user.display_name}）"
+        return _("%(organisation)s（%(name)s）") % {"organisation": user.organisation, "name": user.display_name}
     return user.display_name
 
 

@@ -32,7 +32,8 @@ class Command(BaseCommand):
         )
         width = max(len(login.username) for login in result.logins)
         self.stdout.write("")
-        self.stdout.write(f"{_('用户名').ljust(width)}  {_('密码').ljust(len(DEMO_PASSWORD))}  {_('角色')}")
+        username, password, role = _("用户名"), _("密码"), _("角色")
+        self.stdout.write(f"{username.ljust(width)}  {password.ljust(len(DEMO_PASSWORD))}  {role}")
         for login in result.logins:
             self.stdout.write(f"{login.username.ljust(width)}  {login.password}  {login.role}")
         self.stdout.write(self.style.WARNING(_("已有账户不会被重置；如密码已修改，请使用修改后的密码。")))
