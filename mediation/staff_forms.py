@@ -48,11 +48,17 @@ class CaseFilterForm(forms.Form):
     flagged = forms.BooleanField(label=_("仅显示重复投诉或提级处理"), required=False)
 
 
-def _issue_type_choices() -> list[tuple[str, list[tuple[str, StrOrPromise]]]]:
-    """Issue types grouped by category; the value carries its category so the pair can be checked."""
+def _issue_type_choices() -> list[tuple[str, str | list[tuple[str, StrOrPromise]]]]:
+    """Issue types grouped by category; the value carries its category so the pair can be checked.
+
+    Called for every form, not once at import, so the group labels follow the reader's language.
+    """
     return [
-        (str(ProductCategory(category).label), [(f"{category}.{code}", label) for code, label in types])
-        for category, types in ISSUE_TYPES.items()
+        ("", "---------"),
+        *(
+            (str(ProductCategory(category).label), [(f"{category}.{code}", label) for code, label in types])
+            for category, types in ISSUE_TYPES.items()
+        ),
     ]
 
 
@@ -81,7 +87,7 @@ class IntakeForm(forms.Form):
         queryset=Organisation.objects.filter(kind=Organisation.Kind.INSTITUTION).order_by("name"),
     )
     product_category = forms.ChoiceField(label=_("产品类别"), choices=_with_blank("---------", ProductCategory.choices))
-    issue_type = forms.ChoiceField(label=_("问题类型"), choices=[("", "---------"), *_issue_type_choices()])
+    issue_type = forms.ChoiceField(label=_("问题类型"), choices=_issue_type_choices)
     amount_in_dispute = forms.DecimalField(label=_("争议金额（元）"), min_value=0, max_digits=14, decimal_places=2)
     description = forms.CharField(label=_("事实与理由"), widget=forms.Textarea(attrs={"rows": 6}), max_length=10000)
     requested_outcome = forms.CharField(label=_("诉求"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
