@@ -48,3 +48,14 @@ def test_bad_boolean_variable_is_refused_with_its_name(tmp_path: Path) -> None:
     result = _check_deploy(tmp_path, DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_every_environment_variable_read_by_settings_is_documented() -> None:
+    import re
+
+    source = (ROOT / "mediation" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:str|bool|int|list)\(\s*"([A-Z0-9_]+)"', source))
+    documented = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read, "the settings read no variables: the pattern above no longer matches settings.py"
+    assert read - documented == set(), f"read by settings.py but missing from .env.example: {read - documented}"
+    assert documented - read == set(), f"documented in .env.example but never read: {documented - read}"
