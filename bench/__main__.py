@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_CASES = int(os.environ.get("BENCH_BASELINE_CASES", "1000"))
 TARGET_CASES = int(os.environ.get("BENCH_CASES", "100000"))
 REPEATS = os.environ.get("BENCH_REPEATS", "50")
+# Recommendation for one case: the 5,000 mediators and 100,000 historical cases, against
+# a tenth of both in the same run.
+RECOMMENDATION_BASELINE = (int(os.environ.get("BENCH_BASELINE_MEDIATORS", "500")), BASELINE_CASES * 10)
+RECOMMENDATION_TARGET = (int(os.environ.get("BENCH_MEDIATORS", "5000")), TARGET_CASES)
 
 
 def _pages(cases: int) -> dict:
@@ -69,8 +73,69 @@ def bench_pages() -> None:
     print(f"\nwritten {path.relative_to(ROOT)}")
 
 
+def _recommendation(mediators: int, cases: int) -> dict:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.recommendation",
+            "--mediators",
+            str(mediators),
+            "--cases",
+            str(cases),
+            "--repeats",
+            REPEATS,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if output.returncode != 0:
+        sys.stderr.write(output.stderr)
+        raise SystemExit(f"bench.recommendation --mediators {mediators} --cases {cases} failed")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def bench_recommendation() -> None:
+    baseline = _recommendation(*RECOMMENDATION_BASELINE)
+    target = _recommendation(*RECOMMENDATION_TARGET)
+    print_table(
+        "Mediator recommendation for one case: time (ms) and SQL queries",
+        ["mediators", "historical cases", "median ms", "p95 ms", "queries", "listed", "build s"],
+        [
+            [
+                f"{run['mediators']:,}",
+                f"{run['cases']:,}",
+                f"{run['median_ms']:.1f}",
+                f"{run['p95_ms']:.1f}",
+                run["queries"],
+                run["listed"],
+                run["build_seconds"],
+            ]
+            for run in (baseline, target)
+        ],
+    )
+    path = write_result(
+        "recommendation",
+        {
+            "benchmark": "mediators.recommendation.recommend for one case",
+            "machine": machine(),
+            "versions": versions("django", "django-guardian"),
+            "revision": git_revision(),
+            "method": "in-process against SQLite, one centre holding the whole pool; wall time of "
+            "recommend(case) per call after one warm-up call; queries counted with "
+            "CaptureQueriesContext on a warm call",
+            "baseline": baseline,
+            "result": target,
+        },
+    )
+    print(f"\nwritten {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     bench_pages()
+    bench_recommendation()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from stdnum.cn import ric, uscc
 
@@ -616,12 +617,23 @@ class DemoResult:
     cases_total: int
 
 
+# Sent once the demo's organisations and people exist and before any case is driven, so apps
+# further right (the mediator pool) can add their own demo data without the core importing them.
+demo_people_ready = Signal()
+
+
 @transaction.atomic
 def load_demo(password: str) -> DemoResult:
     """Create whatever part of the demo is missing; all of it or nothing."""
     organisations = ensure_organisations()
     users = ensure_users(organisations, password)
     cast = Cast(organisations=organisations, users=users)
+    demo_people_ready.send(
+        sender=load_demo,
+        centre=organisations["centre"],
+        mediators=[u for u in users.values() if u.role == Role.MEDIATOR],
+        institutions=[o for o in organisations.values() if o.kind == Organisation.Kind.INSTITUTION],
+    )
     created = sum(_ensure_case(spec, cast)[1] for spec in CASES)
     logins = [DemoLogin(spec.username, password, str(Role(spec.role).label)) for spec in USERS]
     total = Case.objects.filter(description__startswith=DEMO_MARKER).count()

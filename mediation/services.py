@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +50,7 @@ ALLOWED_FROM: dict[str, set[str]] = {
     S.TRANSFERRED: {S.ACCEPTED},
     S.ANSWERED: {S.TRANSFERRED},
     S.MEDIATION_REQUESTED: {S.ANSWERED, S.ACCEPTED},
-    S.CHOOSING_MEDIATOR: {S.MEDIATION_REQUESTED, S.AWAITING_MEDIATOR},
+    S.CHOOSING_MEDIATOR: {S.MEDIATION_REQUESTED, S.AWAITING_MEDIATOR, S.MEDIATING},
     S.AWAITING_MEDIATOR: {S.CHOOSING_MEDIATOR},
     S.MEDIATING: {S.AWAITING_MEDIATOR},
     S.AGREEMENT_EFFECTIVE: {S.MEDIATING},
@@ -66,6 +66,25 @@ ALLOWED_FROM: dict[str, set[str]] = {
 
 class CaseError(Exception):
     """A request the lifecycle rules refuse; ``str(error)`` is shown to the user as is."""
+
+
+# Apps further right add their own conditions for putting a mediator on a case (the pool's
+# status, certificate and conflict rules) without the core importing them. Each raises CaseError.
+AssignmentCheck = Callable[[Case, User], None]
+_assignment_checks: list[AssignmentCheck] = []
+
+
+def register_assignment_check(check: AssignmentCheck) -> None:
+    if check not in _assignment_checks:
+        _assignment_checks.append(check)
+
+
+def check_mediator_assignable(case: Case, mediator: User) -> None:
+    """Raise CaseError when ``mediator`` may not be put on ``case``."""
+    if mediator.role != Role.MEDIATOR or not mediator.is_active:
+        raise CaseError(_("只能指定在册的调解员。"))
+    for check in _assignment_checks:
+        check(case, mediator)
 
 
 def _lock(case: Case) -> Case:
@@ -536,12 +555,11 @@ def start_assignment_clock(case: Case, *, actor: User | None = None, ip: str | N
 def assign_mediator(
     case: Case, *, actor: User, mediator: User, chosen_by_parties: bool = False, ip: str | None = None
 ) -> CaseParticipant:
-    if mediator.role != Role.MEDIATOR or not mediator.is_active:
-        raise CaseError(_("只能指定在册的调解员。"))
     with transaction.atomic():
         case = _lock(case)
         if case.state != S.CHOOSING_MEDIATOR:
             raise CaseError(_("案件当前状态为「%(state)s」，不能指定调解员。") % {"state": case.get_state_display()})
+        check_mediator_assignable(case, mediator)
         clocks.stop_clock(case, ClockKind.PARTY_CHOICE)
         clocks.stop_clock(case, ClockKind.ASSIGNMENT)
         _move(
@@ -625,6 +643,103 @@ def mediator_declines(case: Case, *, mediator: User, reason: str, ip: str | None
             case,
         )
     return case
+
+
+def add_co_mediator(case: Case, *, actor: User, mediator: User, ip: str | None = None) -> CaseParticipant:
+    """在线调解规则 Art 11: a complex case may have several mediators, one of them the lead."""
+    with transaction.atomic():
+        case = _lock(case)
+        if case.state not in (S.AWAITING_MEDIATOR, S.MEDIATING):
+            raise CaseError(_("只有已指定主调解员的案件可以增加调解员。"))
+        if case.participants.filter(
+            user=mediator,
+            removed_at__isnull=True,
+            capacity__in=[CaseParticipant.Capacity.MEDIATOR, CaseParticipant.Capacity.LEAD_MEDIATOR],
+        ).exists():
+            raise CaseError(_("该调解员已在本案中。"))
+        check_mediator_assignable(case, mediator)
+        participant = add_participant(case, mediator, CaseParticipant.Capacity.MEDIATOR, actor=actor, ip=ip)
+        ledger.record("mediation.case.co_mediator_added", actor=actor, case=case, ip=ip, data={"mediator": mediator.pk})
+        _notify_on_commit(
+            [mediator] + audience.participants(case),
+            "mediation.case.co_mediator_added",
+            _("%(name)s 加入本案共同调解。") % {"name": mediator.display_name},
+            case,
+        )
+    return participant
+
+
+def remove_mediator(
+    case: Case,
+    *,
+    actor: User | None,
+    mediator: User,
+    reason: str,
+    action: str = "mediation.case.mediator_removed",
+    ip: str | None = None,
+) -> Case:
+    """Take a mediator off the case (recusal, a granted change request, silence).
+
+    Their permissions go at once. Without a lead the case returns to the centre, which has 3
+    working days to appoint again (Art 10); a new lead's acceptance starts a new term.
+    """
+    if not reason.strip():
+        raise CaseError(_("更换调解员须说明理由。"))
+    with transaction.atomic():
+        case = _lock(case)
+        participant = _assigned_participant(case, mediator)
+        remove_participant(participant, actor=actor, reason=reason, ip=ip)
+        if participant.capacity == CaseParticipant.Capacity.LEAD_MEDIATOR:
+            _move(
+                case,
+                S.CHOOSING_MEDIATOR,
+                actor=actor,
+                ip=ip,
+                action=action,
+                reason=reason,
+                data={"mediator": mediator.pk},
+            )
+            clocks.stop_clock(case, ClockKind.MEDIATOR_ACCEPTANCE, Deadline.Status.CANCELLED)
+            clocks.stop_clock(case, ClockKind.MEDIATION_TERM, Deadline.Status.CANCELLED)
+            deadline = clocks.start_clock(case, ClockKind.ASSIGNMENT)
+            _notify_on_commit(
+                audience.case_managers(case),
+                action,
+                _("案件 %(number)s 需要重新指定调解员（%(reason)s），请于 %(due)s 前指定。")
+                % {"number": case.number, "reason": reason, "due": deadline.due_date.isoformat()},
+                case,
+            )
+        else:
+            ledger.record(action, actor=actor, case=case, ip=ip, data={"mediator": mediator.pk, "reason": reason})
+        _notify_on_commit(
+            [mediator] + audience.participants(case),
+            action,
+            _("调解员 %(name)s 已不再参与本案调解。") % {"name": mediator.display_name},
+            case,
+        )
+    return case
+
+
+def release_silent_mediator(case: Case) -> Case | None:
+    """在线调解规则 Art 12: a mediator silent past the acceptance deadline frees the case."""
+    with transaction.atomic():
+        case = _lock(case)
+        if case.state != S.AWAITING_MEDIATOR:
+            return None
+        lead = (
+            case.participants.filter(removed_at__isnull=True, capacity=CaseParticipant.Capacity.LEAD_MEDIATOR)
+            .select_related("user")
+            .first()
+        )
+        if lead is None:
+            return None
+        return remove_mediator(
+            case,
+            actor=None,
+            mediator=lead.user,
+            reason=_("调解员逾期未答复是否接受委派"),
+            action="mediation.case.mediator_silent",
+        )
 
 
 def extend_mediation_term(case: Case, *, actor: User, days: int, reason: str, ip: str | None = None) -> Deadline:

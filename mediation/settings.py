@@ -225,6 +225,8 @@ SMS_BACKEND = envstr("SMS_BACKEND", "mediation.notifications.ConsoleSmsBackend")
 
 # Legal clocks (the defaults are the rules' own figures; see README "Clocks").
 REPEAT_COMPLAINT_DAYS = envint("REPEAT_COMPLAINT_DAYS", 90)
+# A mediator who worked for the institution within this many years is excluded from its cases.
+MEDIATOR_EXCLUSION_YEARS = envint("MEDIATOR_EXCLUSION_YEARS", 3)
 DEADLINE_REMINDER_DAYS = [int(d) for d in envlist("DEADLINE_REMINDER_DAYS", ["3", "1"])]
 
 SESSION_COOKIE_HTTPONLY = True

@@ -31,6 +31,7 @@ class SweepResult:
     reminders: int = 0
     escalations: int = 0
     assignment_clocks: int = 0
+    released_mediators: int = 0
 
 
 def _both_sides_and_mediators(case: Case) -> list[User]:
@@ -152,6 +153,11 @@ def _expire(deadline_id: int, case_id: int, today: datetime.date, result: SweepR
             # 在线调解规则 Art 10: the parties did not choose, so the centre appoints within
             # 3 working days; start_assignment_clock tells the case managers that itself.
             result.assignment_clocks += 1
+            return
+        if deadline.kind == ClockKind.MEDIATOR_ACCEPTANCE and services.release_silent_mediator(case) is not None:
+            # Art 12: silence lets the centre reassign; release_silent_mediator starts the
+            # 3-working-day assignment clock and tells the case managers itself.
+            result.released_mediators += 1
             return
         message = _("案件 %(number)s 的「%(kind)s」已于 %(due)s 届满，已超期，请及时处理。") % {
             "number": case.number,

@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("mediation.views.urls_parties")),
     # Centre staff (case managers) and regulators.
     path("centre/", include("mediation.views.urls_staff")),
+    # The mediator pool: public roster, neutrality, assignment, caseloads, evaluation.
+    path("pool/", include("mediators.urls")),
 ]

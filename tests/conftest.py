@@ -114,12 +114,12 @@ def other_bank_agent(other_bank: Organisation) -> User:
 
 @pytest.fixture
 def mediator(centre: Organisation) -> User:
-    return factories.user("mediator", Role.MEDIATOR, centre, real_name="吴调解员")
+    return factories.pool_mediator("mediator", centre, real_name="吴调解员")
 
 
 @pytest.fixture
 def other_mediator(centre: Organisation) -> User:
-    return factories.user("other_mediator", Role.MEDIATOR, centre, real_name="郑调解员")
+    return factories.pool_mediator("other_mediator", centre, real_name="郑调解员")
 
 
 @pytest.fixture

@@ -47,6 +47,22 @@ def user(username: str, role: str, organisation: Organisation | None = None, **f
     return person
 
 
+def pool_mediator(username: str, centre: Organisation, **fields: Any) -> User:
+    """A mediator on the centre's roster: active profile with a certificate that does not expire."""
+    from mediators.models import MediatorProfile
+
+    person = user(username, Role.MEDIATOR, centre, **fields)
+    profile = MediatorProfile.objects.create(
+        user=person,
+        centre=centre,
+        display_name=person.real_name,
+        employment=MediatorProfile.Employment.PART_TIME,
+        region=centre.region or "广东省广州市",
+    )
+    profile.qualifications.create(name="人民调解员资格", number=f"TJ{next(_counter):06d}")
+    return person
+
+
 def complaint(
     consumer: User,
     institution: Organisation,

@@ -185,8 +185,8 @@ def test_command_prints_a_one_line_summary(transferred_case: Case) -> None:
     call_command("sweep_deadlines", "--today", (due + DAY).isoformat(), stdout=out)
 
     assert out.getvalue().splitlines() == [
-        "已发送提醒 1 条，超期升级 0 件，启动指定调解员期限 0 件。",
-        "已发送提醒 0 条，超期升级 1 件，启动指定调解员期限 0 件。",
+        "已发送提醒 1 条，超期升级 0 件，启动指定调解员期限 0 件，释放逾期未答复的调解员 0 件。",
+        "已发送提醒 0 条，超期升级 1 件，启动指定调解员期限 0 件，释放逾期未答复的调解员 0 件。",
     ]
 
 

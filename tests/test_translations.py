@@ -241,7 +241,7 @@ def world(db: None) -> World:
             "qian", Role.INSTITUTION_AGENT, bank, real_name="Qian Wei", can_approve_extensions=True
         )
         manager = factories.user("feng", Role.CASE_MANAGER, centre, real_name="Feng Hua", is_staff=True)
-        mediator = factories.user("wu", Role.MEDIATOR, centre, real_name="Wu Wen")
+        mediator = factories.pool_mediator("wu", centre, real_name="Wu Wen")
         court = factories.organisation(
             Organisation.Kind.COURT, "Tianhe Court", court_level=Organisation.CourtLevel.BASIC, court_code="J0106"
         )

@@ -11,6 +11,7 @@ The walk reads the URL configuration itself, so a view added tomorrow is walked 
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +21,22 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
+from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
 from tests import factories
 from tests.factories import sample_pdf_upload
 
 # URLs anyone may open: nothing case-specific behind them.
-PUBLIC = {"login", "register", "set_language", "display_mode", "otp_verify", "home"}
+PUBLIC = {
+    "login",
+    "register",
+    "set_language",
+    "display_mode",
+    "otp_verify",
+    "home",
+    # 在线调解规则 Art 5: the roster and each listed mediator's public profile are open to all.
+    "mediators:roster",
+    "mediators:roster_profile",
+}
 SKIPPED_NAMESPACES = {"admin"}
 
 
@@ -61,8 +73,19 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
     answer = services.answer_complaint(case, agent=agent, outcome="not_resolved", text="维持")
     services.request_mediation(case, consumer=owner)
     services.record_institution_consent(case, agent=agent, consent=True)
+    profile = MediatorProfile.objects.create(
+        user=mediator, centre=centre, display_name="外地调解员", employment="part_time", region="浙江省杭州市"
+    )
+    qualification = profile.qualifications.create(name="人民调解员证")
+    relationship = profile.relationships.create(kind=DeclaredRelationship.Kind.OTHER, description="外地")
+    unavailable = profile.unavailable.create(start_date=datetime.date(2027, 1, 4), end_date=datetime.date(2027, 1, 8))
     services.assign_mediator(case, actor=manager, mediator=mediator)
     participant = case.participants.get(user=mediator)
+    disclosure = Disclosure.objects.create(case=case, mediator=mediator, has_conflict=True, text="曾为该行提供咨询")
+    change = ChangeRequest.objects.create(case=case, mediator=mediator, requested_by=owner, reason="不信任")
+    complaint = MediatorComplaint.objects.create(
+        mediator=mediator, case=case, filed_by=owner, ground=MediatorComplaint.Ground.OTHER, text="态度"
+    )
     return {
         "case": case,
         "objects": {
@@ -74,6 +97,13 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "deadline_pk": deadline.pk,
             "answer_pk": answer.pk,
             "participant_pk": participant.pk,
+            "mediator_pk": profile.pk,
+            "qualification_pk": qualification.pk,
+            "relationship_pk": relationship.pk,
+            "unavailable_pk": unavailable.pk,
+            "disclosure_pk": disclosure.pk,
+            "change_pk": change.pk,
+            "complaint_pk": complaint.pk,
         },
     }
 
@@ -111,6 +141,8 @@ def test_every_url_refuses_a_persona_not_on_the_case(
         unknown = [p for p in params if p not in objects]
         assert not unknown, f"{name}: path parameter(s) {unknown} unknown to the walk; add them to foreign_world"
         url = reverse(name, kwargs={p: objects[p] for p in params})
+        if name in PUBLIC:
+            continue
         for method in ("get", "post"):
             client.force_login(user)  # a walked logout view must not turn the rest into anonymous visits
             response = getattr(client, method)(url)

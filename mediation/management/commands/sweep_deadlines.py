@@ -26,10 +26,14 @@ class Command(BaseCommand):
                 raise CommandError(_("--today 应写作 YYYY-MM-DD。")) from None
         result = sweep_deadlines(today)
         self.stdout.write(
-            _("已发送提醒 %(reminders)s 条，超期升级 %(escalations)s 件，启动指定调解员期限 %(assignments)s 件。")
+            _(
+                "已发送提醒 %(reminders)s 条，超期升级 %(escalations)s 件，启动指定调解员期限 %(assignments)s 件，"
+                "释放逾期未答复的调解员 %(released)s 件。"
+            )
             % {
                 "reminders": result.reminders,
                 "escalations": result.escalations,
                 "assignments": result.assignment_clocks,
+                "released": result.released_mediators,
             }
         )
