@@ -320,7 +320,9 @@ def _assign(case: Case, cast: Cast, spec: CaseSpec) -> Case:
 
 
 def _mediator_accepts(case: Case, cast: Cast, spec: CaseSpec) -> Case:
-    return services.mediator_accepts(case, mediator=cast.user("demo_mediator"))
+    mediator = cast.user("demo_mediator")
+    demo_mediator_accepting.send(sender=_mediator_accepts, case=case, mediator=mediator)
+    return services.mediator_accepts(case, mediator=mediator)
 
 
 def _agreement(case: Case, cast: Cast, spec: CaseSpec) -> Case:
@@ -620,6 +622,9 @@ class DemoResult:
 # Sent once the demo's organisations and people exist and before any case is driven, so apps
 # further right (the mediator pool) can add their own demo data without the core importing them.
 demo_people_ready = Signal()
+# Sent before the demo mediator accepts a case, so the pool can record the demo's "no conflict"
+# declaration that acceptance requires (在线调解规则 Art 13).
+demo_mediator_accepting = Signal()
 
 
 @transaction.atomic

@@ -79,6 +79,15 @@ def register_assignment_check(check: AssignmentCheck) -> None:
         _assignment_checks.append(check)
 
 
+# Conditions before a mediator may accept (the pool: disclosure settled, 在线调解规则 Art 13).
+_acceptance_checks: list[AssignmentCheck] = []
+
+
+def register_acceptance_check(check: AssignmentCheck) -> None:
+    if check not in _acceptance_checks:
+        _acceptance_checks.append(check)
+
+
 def check_mediator_assignable(case: Case, mediator: User) -> None:
     """Raise CaseError when ``mediator`` may not be put on ``case``."""
     if mediator.role != Role.MEDIATOR or not mediator.is_active:
@@ -598,6 +607,9 @@ def mediator_accepts(case: Case, *, mediator: User, ip: str | None = None) -> Ca
     with transaction.atomic():
         case = _lock(case)
         _assigned_participant(case, mediator)
+        if case.state == S.AWAITING_MEDIATOR:
+            for check in _acceptance_checks:
+                check(case, mediator)
         _move(case, S.MEDIATING, actor=mediator, ip=ip, action="mediation.case.mediator_accepted")
         clocks.stop_clock(case, ClockKind.MEDIATOR_ACCEPTANCE)
         deadline = clocks.start_clock(case, ClockKind.MEDIATION_TERM)

@@ -425,18 +425,20 @@ def respond_to_disclosure(
     return response
 
 
+def check_acceptance(case: Case, mediator: User) -> None:
+    """Registered with the core: no acceptance, by any path, before neutrality is settled (Arts 12, 13)."""
+    disclosure = latest_disclosure(case, mediator)
+    if disclosure is None:
+        raise CaseError(_("接受委派前，请先声明是否存在利益冲突。"))
+    if ChangeRequest.objects.filter(case=case, mediator=mediator, status=ChangeRequest.Status.PENDING).exists():
+        raise CaseError(_("当事人已申请更换调解员，请等待调解中心决定。"))
+    if not disclosure_cleared(disclosure):
+        raise CaseError(_("您披露了利益冲突，须各方当事人均同意后才能接受委派。"))
+
+
 def accept_after_disclosure(case: Case, *, mediator: User, ip: str | None = None) -> Case:
-    """Accept the appointment only once neutrality is settled (Arts 12, 13)."""
-    with transaction.atomic():
-        case = _lock(case)
-        disclosure = latest_disclosure(case, mediator)
-        if disclosure is None:
-            raise CaseError(_("接受委派前，请先声明是否存在利益冲突。"))
-        if ChangeRequest.objects.filter(case=case, mediator=mediator, status=ChangeRequest.Status.PENDING).exists():
-            raise CaseError(_("当事人已申请更换调解员，请等待调解中心决定。"))
-        if not disclosure_cleared(disclosure):
-            raise CaseError(_("您披露了利益冲突，须各方当事人均同意后才能接受委派。"))
-        return services.mediator_accepts(case, mediator=mediator, ip=ip)
+    """Accept the appointment; the core runs check_acceptance first."""
+    return services.mediator_accepts(case, mediator=mediator, ip=ip)
 
 
 def confirm_no_conflict_and_accept(case: Case, *, mediator: User, ip: str | None = None) -> Disclosure:

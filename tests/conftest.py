@@ -176,4 +176,4 @@ def mediating_case(
     services.request_mediation(transferred_case, consumer=consumer)
     services.record_institution_consent(transferred_case, agent=bank_agent, consent=True)
     services.assign_mediator(transferred_case, actor=case_manager, mediator=mediator)
-    return services.mediator_accepts(transferred_case, mediator=mediator)
+    return factories.accept_assignment(transferred_case, mediator=mediator)

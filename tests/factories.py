@@ -117,3 +117,11 @@ def sample_pdf_upload(name: str = "合同.pdf") -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, sample_pdf_bytes(), content_type="application/pdf")
+
+
+def accept_assignment(case: Case, *, mediator: User, ip: str | None = None) -> Case:
+    """The mediator declares no conflict (在线调解规则 Art 13) and accepts, as on the disclosure page."""
+    from mediators.models import Disclosure
+
+    Disclosure.objects.get_or_create(case=case, mediator=mediator, defaults={"has_conflict": False})
+    return services.mediator_accepts(case, mediator=mediator, ip=ip)

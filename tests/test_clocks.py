@@ -21,6 +21,7 @@ from mediation.models import (
     Notification,
     User,
 )
+from tests import factories
 
 D = datetime.date
 # chinese-calendar's data only, no administrator-loaded years (and no database needed).
@@ -350,7 +351,7 @@ def test_appraisal_pause_through_the_services_extends_the_mediation_term(
     services.request_mediation(submitted_case, consumer=consumer)
     services.record_institution_consent(submitted_case, agent=bank_agent, consent=True)
     services.assign_mediator(submitted_case, actor=case_manager, mediator=mediator)
-    services.mediator_accepts(submitted_case, mediator=mediator)
+    factories.accept_assignment(submitted_case, mediator=mediator)
     term = submitted_case.deadlines.get(kind=ClockKind.MEDIATION_TERM)
     assert term.due_date == D(2026, 4, 1)
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from mediation import permissions, services
 from mediation.models import Case, CaseParticipant, CaseState, Organisation, User
 from mediators.models import Expertise, Language, MediatorLanguage, MediatorProfile
+from tests import factories
 from tests.test_mediators_recommendation import make_profile
 
 OUTSIDERS = ["other_case_manager", "consumer", "bank_agent", "mediator", "court_clerk", "regulator", "outsider"]
@@ -54,7 +55,7 @@ def mediating_with_lead(
     choosing_case: Case, case_manager: User, mediator: User, mediator_profile: MediatorProfile
 ) -> Case:
     services.assign_mediator(choosing_case, actor=case_manager, mediator=mediator)
-    services.mediator_accepts(choosing_case, mediator=mediator)
+    factories.accept_assignment(choosing_case, mediator=mediator)
     choosing_case.refresh_from_db()
     return choosing_case
 

@@ -95,7 +95,7 @@ def assigned(new_case: Callable[..., Case], case_manager: User, mediator: User) 
 def mediating(assigned: Callable[..., Case], mediator: User) -> Callable[..., Case]:
     def make() -> Case:
         case = assigned()
-        return services.mediator_accepts(case, mediator=mediator)
+        return factories.accept_assignment(case, mediator=mediator)
 
     return make
 

@@ -79,7 +79,7 @@ def mediating(new_case: Callable[..., Case], case_manager: User, mediator: User)
     def make() -> Case:
         case = new_case()
         services.assign_mediator(case, actor=case_manager, mediator=mediator)
-        return services.mediator_accepts(case, mediator=mediator)
+        return factories.accept_assignment(case, mediator=mediator)
 
     return make
 

@@ -30,6 +30,7 @@ from mediation.models import (
     User,
 )
 from mediation.sweep import sweep_deadlines
+from tests import factories
 from tests.test_mediators_caseload import choosing_case, pool_member
 
 
@@ -119,7 +120,7 @@ def test_the_sweep_on_the_due_date_itself_leaves_the_mediator_in_place(assigned_
 
 def test_a_mediator_who_accepted_in_time_is_not_released(assigned_case: Case, mediator: User) -> None:
     due = acceptance_clock(assigned_case).due_date
-    services.mediator_accepts(assigned_case, mediator=mediator)
+    factories.accept_assignment(assigned_case, mediator=mediator)
     result = sweep_deadlines(today=due + datetime.timedelta(days=1))
     assert result.released_mediators == 0
     assigned_case.refresh_from_db()

@@ -23,6 +23,7 @@ from mediation.models import (
     User,
 )
 from mediation.services import CaseError
+from tests import factories
 
 S = CaseState
 
@@ -258,7 +259,7 @@ def test_mediator_acceptance_starts_the_30_day_term(
     awaiting_case: Case, mediator: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        case = services.mediator_accepts(awaiting_case, mediator=mediator)
+        case = factories.accept_assignment(awaiting_case, mediator=mediator)
 
     assert case.state == S.MEDIATING
     assert clock(case, ClockKind.MEDIATOR_ACCEPTANCE).status == Deadline.Status.MET
@@ -271,7 +272,7 @@ def test_mediator_acceptance_starts_the_30_day_term(
 def test_only_the_assigned_mediator_can_accept(awaiting_case: Case, other_mediator: User) -> None:
     before = snapshot(awaiting_case)
     with pytest.raises(CaseError, match="不是本案的调解员"):
-        services.mediator_accepts(awaiting_case, mediator=other_mediator)
+        factories.accept_assignment(awaiting_case, mediator=other_mediator)
     assert snapshot(awaiting_case) == before
 
 
@@ -312,7 +313,7 @@ def test_centre_reassigns_after_a_decline(
     services.mediator_declines(awaiting_case, mediator=mediator, reason="工作冲突")
 
     services.assign_mediator(awaiting_case, actor=case_manager, mediator=other_mediator)
-    case = services.mediator_accepts(awaiting_case, mediator=other_mediator)
+    case = factories.accept_assignment(awaiting_case, mediator=other_mediator)
 
     assert case.state == S.MEDIATING
     assert clock(case, ClockKind.ASSIGNMENT).status == Deadline.Status.MET
@@ -574,7 +575,7 @@ CALLS: dict[str, Call] = {
         c, agent=p["bank_agent"], consent=True
     ),
     "assign_mediator": lambda c, p: services.assign_mediator(c, actor=p["case_manager"], mediator=p["other_mediator"]),
-    "mediator_accepts": lambda c, p: services.mediator_accepts(c, mediator=p["mediator"]),
+    "mediator_accepts": lambda c, p: factories.accept_assignment(c, mediator=p["mediator"]),
     "mediator_declines": lambda c, p: services.mediator_declines(c, mediator=p["mediator"], reason="太忙"),
     "record_agreement_effective": lambda c, p: services.record_agreement_effective(c, actor=p["mediator"]),
     "record_confirmation_applied": lambda c, p: services.record_confirmation_applied(c, actor=p["case_manager"]),

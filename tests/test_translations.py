@@ -276,7 +276,7 @@ def world(db: None) -> World:
         services.request_mediation(mediating, consumer=consumer)
         services.record_institution_consent(mediating, agent=agent, consent=True)
         services.assign_mediator(mediating, actor=manager, mediator=mediator)
-        services.mediator_accepts(mediating, mediator=mediator)
+        factories.accept_assignment(mediating, mediator=mediator)
     return World(
         centre,
         bank,

@@ -334,10 +334,22 @@ def test_only_the_institution_records_its_consent(
 # --- mediator actions -----------------------------------------------------------------------
 
 
-def test_mediator_accepts_the_assignment(client: Client, mediator: User, awaiting_case: Case) -> None:
+def test_mediator_accepts_the_assignment_only_after_declaring_no_conflict(
+    client: Client, mediator: User, awaiting_case: Case
+) -> None:
+    from mediators.models import Disclosure
+
     client.force_login(mediator)
     page = client.get(reverse("case_detail", kwargs={"pk": awaiting_case.pk})).content.decode()
     assert "接受委派" in page
+    assert reverse("mediators:disclosure", kwargs={"pk": awaiting_case.pk}) in page
+
+    response = client.post(reverse("case_mediator_accept", kwargs={"pk": awaiting_case.pk}), follow=True)
+    awaiting_case.refresh_from_db()
+    assert awaiting_case.state == CaseState.AWAITING_MEDIATOR
+    assert "请先声明是否存在利益冲突" in response.content.decode()
+
+    Disclosure.objects.create(case=awaiting_case, mediator=mediator, has_conflict=False)
     client.post(reverse("case_mediator_accept", kwargs={"pk": awaiting_case.pk}))
     awaiting_case.refresh_from_db()
     assert awaiting_case.state == CaseState.MEDIATING

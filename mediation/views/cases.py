@@ -7,6 +7,7 @@ outsider gets the same 404 whatever the method, never a 405 that confirms the UR
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +174,22 @@ def _is_assigned_mediator(user: User, case: Case) -> bool:
     ).exists()
 
 
+# Sections other apps add to the case page (the mediator pool's choice, disclosure and rating
+# links) without the core knowing them: each returns a CasePanel for this reader, or None.
+@dataclass(frozen=True)
+class CasePanel:
+    template: str
+    context: dict[str, Any]
+
+
+CASE_PANELS: list[Callable[[User, Case], CasePanel | None]] = []
+
+
+def register_case_panel(build: Callable[[User, Case], CasePanel | None]) -> None:
+    if build not in CASE_PANELS:
+        CASE_PANELS.append(build)
+
+
 @login_required
 def case_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = permissions.get_case_for_user(request.user, pk)
@@ -209,6 +226,7 @@ def case_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     }
     if user.has_perm(permissions.MANAGE, case):
         context.update(staff.case_actions_context(case))
+    context["panels"] = [panel for build in CASE_PANELS if (panel := build(user, case)) is not None]
     return render(request, "mediation/cases/case_detail.html", context)
 
 
