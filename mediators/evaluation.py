@@ -183,7 +183,9 @@ def decide_complaint(
             # Lock order of the services: the case first, then what hangs off it.
             Case.objects.select_for_update().filter(pk=complaint.case_id).first()
         complaint = (
-            MediatorComplaint.objects.select_for_update().select_related("case", "mediator").get(pk=complaint.pk)
+            MediatorComplaint.objects.select_for_update(of=("self",))
+            .select_related("case", "mediator")
+            .get(pk=complaint.pk)
         )
         if complaint.status != MediatorComplaint.Status.OPEN:
             raise CaseError(_("该投诉已处理完毕。"))
