@@ -229,20 +229,6 @@ def intake(request: AuthenticatedRequest) -> HttpResponse:
 # --- case actions ----------------------------------------------------------------------------
 
 
-def _back_to_case(case: Case) -> HttpResponse:
-    return redirect("case_detail", pk=case.pk)
-
-
-def _run(request: HttpRequest, case: Case, action: Callable[[], object], success: str) -> HttpResponse:
-    try:
-        action()
-    except services.CaseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, success)
-    return _back_to_case(case)
-
-
 def _form_errors(request: HttpRequest, case: Case, form: forms.Form, title: str, action_url: str) -> HttpResponse:
     """Show the action's form again with its field errors (nothing was changed)."""
     return render(
@@ -253,167 +239,153 @@ def _form_errors(request: HttpRequest, case: Case, form: forms.Form, title: str,
     )
 
 
-@login_required
-def accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+# perform(case, actor, cleaned form data, ip) calls one service function.
+Perform = Callable[[Case, User, dict[str, Any], str | None], object]
+
+
+def _case_action(
+    request: AuthenticatedRequest,
+    pk: int,
+    *,
+    perform: Perform,
+    success: str | Callable[[dict[str, Any]], str],
+    form_class: Callable[..., forms.Form] | None = None,
+    form_kwargs: Callable[[Case], dict[str, Any]] | None = None,
+    title: str = "",
+) -> HttpResponse:
+    """One centre action on one case: permission (404) before method (405), form, service, message."""
     case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    return _run(
+    data: dict[str, Any] = {}
+    if form_class is not None:
+        form = (
+            form_class(request.POST, centre=case.centre)
+            if form_class is AssignMediatorForm
+            else form_class(request.POST)
+        )
+        if not form.is_valid():
+            return _form_errors(request, case, form, title, request.path)
+        data = form.cleaned_data
+    try:
+        perform(case, request.user, data, ledger.client_ip(request))
+    except services.CaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(data) if callable(success) else success)
+    return redirect("case_detail", pk=case.pk)
+
+
+@login_required
+def accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _case_action(
         request,
-        case,
-        lambda: services.accept_case(case, actor=request.user, ip=ledger.client_ip(request)),
-        _("已受理。"),
+        pk,
+        perform=lambda case, user, data, ip: services.accept_case(case, actor=user, ip=ip),
+        success=_("已受理。"),
     )
 
 
 @login_required
 def decline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = DeclineForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("不予受理"), request.path)
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.decline_case(
-            case,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            note=form.cleaned_data["note"],
-            ip=ledger.client_ip(request),
+        pk,
+        form_class=DeclineForm,
+        title=_("不予受理"),
+        perform=lambda case, user, data, ip: services.decline_case(
+            case, actor=user, reason=data["reason"], note=data["note"], ip=ip
         ),
-        _("已决定不予受理，并已通知投诉人。"),
+        success=_("已决定不予受理，并已通知投诉人。"),
     )
 
 
 @login_required
 def transfer(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.transfer_to_institution(case, actor=request.user, ip=ledger.client_ip(request)),
-        _("已转办被投诉机构，答复期限开始计算。"),
+        pk,
+        perform=lambda case, user, data, ip: services.transfer_to_institution(case, actor=user, ip=ip),
+        success=_("已转办被投诉机构，答复期限开始计算。"),
     )
 
 
 @login_required
 def assign_mediator(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = AssignMediatorForm(request.POST, centre=case.centre)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("指定调解员"), request.path)
-    mediator: User = form.cleaned_data["mediator"]
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.assign_mediator(case, actor=request.user, mediator=mediator, ip=ledger.client_ip(request)),
-        _("已指定调解员 %(name)s，等待其接受。") % {"name": mediator.display_name},
+        pk,
+        form_class=AssignMediatorForm,
+        form_kwargs=lambda case: {"centre": case.centre},
+        title=_("指定调解员"),
+        perform=lambda case, user, data, ip: services.assign_mediator(
+            case, actor=user, mediator=data["mediator"], ip=ip
+        ),
+        success=lambda data: _("已指定调解员 %(name)s，等待其接受。") % {"name": data["mediator"].display_name},
     )
 
 
 @login_required
 def extend_term(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = ExtendTermForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("延长调解期限"), request.path)
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.extend_mediation_term(
-            case,
-            actor=request.user,
-            days=form.cleaned_data["days"],
-            reason=form.cleaned_data["reason"],
-            ip=ledger.client_ip(request),
+        pk,
+        form_class=ExtendTermForm,
+        title=_("延长调解期限"),
+        perform=lambda case, user, data, ip: services.extend_mediation_term(
+            case, actor=user, days=data["days"], reason=data["reason"], ip=ip
         ),
-        _("调解期限已延长。"),
+        success=_("调解期限已延长。"),
     )
 
 
 @login_required
 def pause_term(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = PauseTermForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("暂停调解期限"), request.path)
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.pause_mediation_term(
-            case,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            ip=ledger.client_ip(request),
+        pk,
+        form_class=PauseTermForm,
+        title=_("暂停调解期限"),
+        perform=lambda case, user, data, ip: services.pause_mediation_term(
+            case, actor=user, reason=data["reason"], ip=ip
         ),
-        _("调解期限已暂停计算。"),
+        success=_("调解期限已暂停计算。"),
     )
 
 
 @login_required
 def resume_term(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.resume_mediation_term(case, actor=request.user, ip=ledger.client_ip(request)),
-        _("调解期限已恢复计算。"),
+        pk,
+        perform=lambda case, user, data, ip: services.resume_mediation_term(case, actor=user, ip=ip),
+        success=_("调解期限已恢复计算。"),
     )
 
 
 @login_required
 def terminate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = TerminateForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("终止调解"), request.path)
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.terminate_mediation(
-            case,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            note=form.cleaned_data["note"],
-            ip=ledger.client_ip(request),
+        pk,
+        form_class=TerminateForm,
+        title=_("终止调解"),
+        perform=lambda case, user, data, ip: services.terminate_mediation(
+            case, actor=user, reason=data["reason"], note=data["note"], ip=ip
         ),
-        _("调解已终止，已通知各方。"),
+        success=_("调解已终止，已通知各方。"),
     )
 
 
 @login_required
 def close(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    case = permissions.get_case_for_user(request.user, pk, perm=permissions.MANAGE)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = CloseForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, case, form, _("结案"), request.path)
-    return _run(
+    return _case_action(
         request,
-        case,
-        lambda: services.close_case(
-            case,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            ip=ledger.client_ip(request),
-        ),
-        _("案件已结案。"),
+        pk,
+        form_class=CloseForm,
+        title=_("结案"),
+        perform=lambda case, user, data, ip: services.close_case(case, actor=user, reason=data["reason"], ip=ip),
+        success=_("案件已结案。"),
     )
 
 
