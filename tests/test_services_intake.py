@@ -14,7 +14,6 @@ from mediation import clocks, ledger, permissions, services
 from mediation.models import (
     Case,
     CaseState,
-    CaseTransition,
     ClockKind,
     Deadline,
     ExtensionRequest,
@@ -29,35 +28,7 @@ from mediation.models import (
 )
 from mediation.services import CaseError
 from tests import factories
-
-
-def fresh(user: User) -> User:
-    """A new object for the same account (object permissions must not come from a cached user)."""
-    return User.objects.get(pk=user.pk)
-
-
-def snapshot(case: Case) -> dict[str, Any]:
-    """Everything a refused service call must leave as it was."""
-    case.refresh_from_db()
-    return {
-        "state": case.state,
-        "transitions": CaseTransition.objects.filter(case=case).count(),
-        "ledger": LedgerEntry.objects.count(),
-        "notifications": Notification.objects.count(),
-        "deadlines": list(
-            Deadline.objects.filter(case=case).values_list("kind", "status", "due_date", "extension_days")
-        ),
-        "extension_requests": ExtensionRequest.objects.filter(deadline__case=case).count(),
-        "answers": InstitutionAnswer.objects.filter(case=case).count(),
-    }
-
-
-def notified(kind: str) -> set[str]:
-    return set(Notification.objects.filter(kind=kind).values_list("recipient__username", flat=True))
-
-
-def last_entry(action: str) -> LedgerEntry:
-    return LedgerEntry.objects.filter(action=action).latest("seq")
+from tests.case_state import fresh, last_entry, notified, snapshot
 
 
 def submit(consumer: User, institution: Organisation, centre: Organisation, **kwargs: Any) -> Case:

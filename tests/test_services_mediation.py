@@ -14,7 +14,6 @@ from mediation.models import (
     Case,
     CaseParticipant,
     CaseState,
-    CaseTransition,
     ClockKind,
     Deadline,
     LedgerEntry,
@@ -24,39 +23,9 @@ from mediation.models import (
 )
 from mediation.services import CaseError
 from tests import factories
+from tests.case_state import fresh, last_entry, notified, snapshot
 
 S = CaseState
-
-
-def fresh(user: User) -> User:
-    """A new object for the same account (object permissions must not come from a cached user)."""
-    return User.objects.get(pk=user.pk)
-
-
-def snapshot(case: Case) -> dict[str, Any]:
-    """Everything a refused service call must leave as it was."""
-    case.refresh_from_db()
-    return {
-        "state": case.state,
-        "termination_reason": case.termination_reason,
-        "transitions": CaseTransition.objects.filter(case=case).count(),
-        "ledger": LedgerEntry.objects.count(),
-        "notifications": Notification.objects.count(),
-        "participants": list(case.participants.values_list("user_id", "capacity", "removed_at")),
-        "deadlines": list(
-            Deadline.objects.filter(case=case).values_list(
-                "kind", "status", "due_date", "extension_days", "paused_days"
-            )
-        ),
-    }
-
-
-def notified(kind: str) -> set[str]:
-    return set(Notification.objects.filter(kind=kind).values_list("recipient__username", flat=True))
-
-
-def last_entry(action: str) -> LedgerEntry:
-    return LedgerEntry.objects.filter(action=action).latest("seq")
 
 
 def clock(case: Case, kind: str) -> Deadline:
