@@ -16,7 +16,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.sha256
 
 APT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig \
-	fonts-noto-cjk libmagic1 gettext redis-server postgresql chromium
+	fonts-noto-cjk libmagic1 gettext redis-server postgresql chromium poppler-utils openssl
 
 # apt needs root; fall back to sudo when run as an ordinary user.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -249,5 +249,24 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
+# --- signing (issue 5): agreements, the built-in CA and TSA, one-time codes ---------------
+# The address the public reaches this site at: QR codes, CRL distribution points, TSA URL.
+PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Root CA, issuing CA and TSA keys and certificates (generated on first use, never in git).
+SIGNING_PKI_DIR = Path(envstr("SIGNING_PKI_DIR", str(VAR_DIR / "pki")))
+# Passphrase that encrypts every private key at rest (CA files and issued keys in the database).
+SIGNING_KEY_PASSPHRASE = envstr("SIGNING_KEY_PASSPHRASE") or _local_secret("signing_key_passphrase")
+# Dotted path of the key service that turns a certificate into a pyHanko signer (HSM, external CA).
+SIGNING_KEY_SERVICE = envstr("SIGNING_KEY_SERVICE", "signing.keys.LocalKeyService")
+# RFC 3161 time-stamping: empty uses the built-in TSA in-process; a URL uses that external TSA.
+SIGNING_TSA_URL = envstr("SIGNING_TSA_URL")
+# Lifetime of the one-signature event certificate issued to a person after identity checks.
+SIGNING_EVENT_CERT_MINUTES = envint("SIGNING_EVENT_CERT_MINUTES", 30)
+# One-time codes before each signature: lifetime, wrong tries allowed, codes sent per hour.
+SIGNING_OTP_TTL_SECONDS = envint("SIGNING_OTP_TTL_SECONDS", 300)
+SIGNING_OTP_MAX_ATTEMPTS = envint("SIGNING_OTP_MAX_ATTEMPTS", 5)
+SIGNING_OTP_PER_HOUR = envint("SIGNING_OTP_PER_HOUR", 5)
+# --- end signing ---------------------------------------------------------------------------
+
 # The name shown in the header of every page.
 SITE_TITLE = _("枫桥金融纠纷在线调解平台")

@@ -10,4 +10,6 @@ urlpatterns = [
     path("centre/", include("mediation.views.urls_staff")),
     # The mediator pool: public roster, neutrality, assignment, caseloads, evaluation.
     path("pool/", include("mediators.urls")),
+    # Agreements and signatures, public verification, the built-in CA and time-stamping service.
+    path("", include("signing.urls")),
 ]

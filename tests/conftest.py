@@ -12,8 +12,15 @@ from mediation.models import Case, Organisation, Role, User
 from tests import factories
 
 
+@pytest.fixture(scope="session")
+def _pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One built-in CA per test worker: generating RSA keys is the slow part of signing tests."""
+    return tmp_path_factory.mktemp("pki")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_var(settings: Any, tmp_path: Any) -> None:
+def _isolated_var(settings: Any, tmp_path: Any, _pki_dir: Any) -> None:
+    settings.SIGNING_PKI_DIR = _pki_dir
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
