@@ -21,7 +21,7 @@ PURPOSE = "sign:1"
 def last_code(user: User) -> str:
     """The code as the person received it: the newest SMS to their phone or e-mail to them."""
     texts = [text for phone, text in MemorySmsBackend.outbox if phone == str(user.phone)]
-    texts += [m.body for m in mail.outbox if user.email in m.to]
+    texts += [str(m.body) for m in mail.outbox if user.email in m.to]
     assert texts, "no code was sent"
     found = re.search(r"\b(\d{6})\b", texts[-1])
     assert found
