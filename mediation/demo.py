@@ -329,6 +329,15 @@ def _agreement(case: Case, cast: Cast, spec: CaseSpec) -> Case:
     return services.record_agreement_effective(case, actor=cast.user("demo_mediator"))
 
 
+def _signed_agreement(case: Case, cast: Cast, spec: CaseSpec) -> Case:
+    """The agreement drafted, finalised and signed by everyone through the signing app, if installed."""
+    replies = demo_agreement_signing.send(sender=load_demo, case=case, users=cast.users)
+    if not any(handled for _receiver, handled in replies):
+        return _agreement(case, cast, spec)
+    case.refresh_from_db()
+    return case
+
+
 def _apply_confirmation(case: Case, cast: Cast, spec: CaseSpec) -> Case:
     return services.record_confirmation_applied(case, actor=cast.user("demo_case_manager"))
 
@@ -375,6 +384,7 @@ STEPS: dict[str, Step] = {
     "assign": _assign,
     "mediator_accepts": _mediator_accepts,
     "agreement": _agreement,
+    "signed_agreement": _signed_agreement,
     "apply_confirmation": _apply_confirmation,
     "confirm": _confirm,
     "reject": _reject,
@@ -502,7 +512,7 @@ CASES = [
         "1260.00",
         "账户连续六年被扣取小额账户管理费和短信服务费，本人从未申请短信服务。",
         "退还全部费用1260元。",
-        (*_TO_MEDIATING, "agreement"),
+        (*_TO_MEDIATING, "signed_agreement"),
     ),
     CaseSpec(
         S.CONFIRMATION_APPLIED,
@@ -625,6 +635,9 @@ demo_people_ready = Signal()
 # Sent before the demo mediator accepts a case, so the pool can record the demo's "no conflict"
 # declaration that acceptance requires (在线调解规则 Art 13).
 demo_mediator_accepting = Signal()
+# Sent when a demo case reaches agreement the real way: a receiver (the signing app) drafts,
+# finalises and signs the agreement, which makes it effective, and returns True.
+demo_agreement_signing = Signal()
 
 
 @transaction.atomic
