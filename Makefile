@@ -69,6 +69,7 @@ install-messages: install-venv
 
 run: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py init_pki
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput -v0
 	exec $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 mediation.asgi:application

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -143,6 +144,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # Tests get a file, not the shared-cache in-memory database: there a reader meeting a writer
+    # from another thread fails at once with "database table is locked" instead of waiting, and
+    # tests with threads (concurrent signing, websockets) need both. One file per test process.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"fengqiao-test-{os.getpid()}.sqlite3")}
 
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
@@ -260,12 +265,18 @@ SIGNING_KEY_PASSPHRASE = envstr("SIGNING_KEY_PASSPHRASE") or _local_secret("sign
 SIGNING_KEY_SERVICE = envstr("SIGNING_KEY_SERVICE", "signing.keys.LocalKeyService")
 # RFC 3161 time-stamping: empty uses the built-in TSA in-process; a URL uses that external TSA.
 SIGNING_TSA_URL = envstr("SIGNING_TSA_URL")
+SIGNING_TSA_TIMEOUT_SECONDS = envint("SIGNING_TSA_TIMEOUT_SECONDS", 10)
 # Lifetime of the one-signature event certificate issued to a person after identity checks.
 SIGNING_EVENT_CERT_MINUTES = envint("SIGNING_EVENT_CERT_MINUTES", 30)
 # One-time codes before each signature: lifetime, wrong tries allowed, codes sent per hour.
 SIGNING_OTP_TTL_SECONDS = envint("SIGNING_OTP_TTL_SECONDS", 300)
 SIGNING_OTP_MAX_ATTEMPTS = envint("SIGNING_OTP_MAX_ATTEMPTS", 5)
 SIGNING_OTP_PER_HOUR = envint("SIGNING_OTP_PER_HOUR", 5)
+# The CJK font agreements are typeset in: the Simplified Chinese face is extracted from it once
+# into var/fonts and embedded (Debian's fonts-noto-cjk, installed by make install).
+SIGNING_CJK_FONT_SOURCE = envstr("SIGNING_CJK_FONT_SOURCE", "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
+# Largest PDF the public verification page and API accept.
+VERIFY_MAX_MB = envint("VERIFY_MAX_MB", 20)
 # --- end signing ---------------------------------------------------------------------------
 
 # The name shown in the header of every page.

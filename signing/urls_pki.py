@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from signing import views_pki
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("pki/<str:name>", views_pki.pki_file, name="pki_file"),
+    path("tsa/", views_pki.tsa, name="tsa"),
+]

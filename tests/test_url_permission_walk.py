@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
+from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
 
@@ -36,6 +38,12 @@ PUBLIC = {
     # 在线调解规则 Art 5: the roster and each listed mediator's public profile are open to all.
     "mediators:roster",
     "mediators:roster_profile",
+    # Anyone holding an agreement can check it; the CA's certificates, CRLs and the TSA are public.
+    "signing:verify",
+    "signing:verify_code",
+    "signing:verify_api",
+    "signing:pki_file",
+    "signing:tsa",
 }
 SKIPPED_NAMESPACES = {"admin"}
 
@@ -86,6 +94,15 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
     complaint = MediatorComplaint.objects.create(
         mediator=mediator, case=case, filed_by=owner, ground=MediatorComplaint.Ground.OTHER, text="态度"
     )
+    # An agreement with a draft, a comment and a stored revision, so that the signing URLs refuse
+    # something that exists (rows made directly: the case is not at the agreement stage).
+    agreement = Agreement.objects.create(case=case, template="general", short_code="FOREIGN2")
+    version = AgreementVersion.objects.create(
+        agreement=agreement, number=1, facts="外地", dispute="外地", terms={}, author=mediator, content_hash="0" * 64
+    )
+    VersionComment.objects.create(version=version, author=owner, body="外地意见")
+    revision = PdfRevision(agreement=agreement, number=1, size=4, sha256="0" * 64, sm3="0" * 64)
+    revision.file.save("foreign.pdf", ContentFile(factories.sample_pdf_bytes()), save=True)
     return {
         "case": case,
         "objects": {
@@ -104,6 +121,11 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "disclosure_pk": disclosure.pk,
             "change_pk": change.pk,
             "complaint_pk": complaint.pk,
+            "number": 1,
+            "a": 1,
+            "b": 1,
+            "code": agreement.short_code,
+            "name": "root.crt",
         },
     }
 
