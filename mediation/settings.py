@@ -251,7 +251,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        # pyHanko logs what our verification reports anyway (a tampered upload is an ERROR traceback).
+        "pyhanko": {"level": "CRITICAL"},
+        "pyhanko_certvalidator": {"level": "ERROR"},
+    },
 }
 
 # --- signing (issue 5): agreements, the built-in CA and TSA, one-time codes ---------------

@@ -12,8 +12,6 @@ import datetime
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, Simpl
 from pyhanko.stamp import StaticStampStyle
 
 from mediation.models import Organisation
+from signing.files import write_atomically
 from signing.fonts import PinnedFont, pinned_font, url_fetcher
 from signing.terms import format_date
 
@@ -80,17 +79,8 @@ def _cached_stamp(key: str, context: Callable[[], dict[str, Any]]) -> Path:
     if path.exists():
         return path
     pdf = _render_stamp_pdf(context())
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Two workers may draw the same stamp at once; each renames its own complete file into place.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".stamp-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; web and worker processes share it
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(pdf)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: handle.write(pdf))
     return path
 
 

@@ -46,13 +46,13 @@ def sign_demo_agreement(sender: object, case: Case, users: dict[str, User], **kw
                 {"due": (today + datetime.timedelta(days=15)).isoformat(), "amount": "630.00"},
                 {"due": (today + datetime.timedelta(days=45)).isoformat(), "amount": "630.00"},
             ],
-            "waivers": [{"kind": "fee", "amount": "0.00", "description": "自本协议生效之日起免收该账户短信服务费"}],
+            "waivers": [],
             "credit_corrections": [],
             "withdraw_complaint": True,
             "confidentiality": True,
             "judicial_confirmation_consent": True,
             "performance": "银行分两期将款项转入申请人尾号 0817 的本人借记卡，并于首期付款前关闭短信服务。",
-            "other_terms": [],
+            "other_terms": ["自本协议生效之日起，银行不再对申请人该账户收取短信服务费。"],
         }
     )
     version = drafting.save_version(

@@ -29,6 +29,7 @@ from mediation import audience, ledger, permissions
 from mediation.models import Case, CaseState, User
 from mediation.notifications import notify
 from mediation.services import CaseError
+from signing import evidence
 from signing import terms as agreement_terms
 from signing.models import Agreement, AgreementVersion, DisputeTemplate, SigningEvent, VersionComment
 
@@ -134,31 +135,54 @@ def start_agreement(case: Case, *, actor: User, template: str | None = None, ip:
             facts, dispute, terms = agreement_terms.template_defaults(chosen, case)
             change_note = _("根据「%(template)s」模板生成的初稿") % {"template": DisputeTemplate(chosen).label}
         agreement = Agreement.objects.create(case=case, template=chosen, short_code=_unused_short_code())
-        version = AgreementVersion.objects.create(
-            agreement=agreement,
+        _publish_version(
+            agreement,
             number=1,
             facts=facts,
             dispute=dispute,
             terms=terms,
             change_note=change_note,
-            author=actor,
-            content_hash=agreement_terms.content_hash(facts, dispute, terms),
-        )
-        ledger.record(
-            "signing.agreement.started",
             actor=actor,
-            case=case,
             ip=ip,
-            data={**_ledger_version_data(agreement, version), "template": chosen},
-        )
-        _tell_after_commit(
-            audience.both_sides(case),
-            "signing.agreement.version",
-            _("调解员已起草调解协议初稿，请查看并提出意见。"),
-            case,
-            actor=actor,
+            action="signing.agreement.started",
+            extra={"template": chosen},
+            message=_("调解员已起草调解协议初稿，请查看并提出意见。"),
         )
     return agreement
+
+
+def _publish_version(
+    agreement: Agreement,
+    *,
+    number: int,
+    facts: str,
+    dispute: str,
+    terms: dict[str, Any],
+    change_note: str,
+    actor: User,
+    ip: str | None,
+    action: str,
+    extra: dict[str, Any],
+    message: str,
+) -> AgreementVersion:
+    """Store a draft with its hash, its ledger entry, and tell both sides (inside the caller's lock)."""
+    version = AgreementVersion.objects.create(
+        agreement=agreement,
+        number=number,
+        facts=facts,
+        dispute=dispute,
+        terms=terms,
+        change_note=change_note,
+        author=actor,
+        content_hash=agreement_terms.content_hash(facts, dispute, terms),
+    )
+    ledger.record(
+        action, actor=actor, case=agreement.case, ip=ip, data={**_ledger_version_data(agreement, version), **extra}
+    )
+    _tell_after_commit(
+        audience.both_sides(agreement.case), "signing.agreement.version", message, agreement.case, actor=actor
+    )
+    return version
 
 
 def save_version(
@@ -191,31 +215,19 @@ def save_version(
                 {NON_FIELD_ERRORS: [_("内容与第 %(number)s 稿完全相同，无需保存新版本。") % {"number": last.number}]}
             )
         number = (agreement.versions.aggregate(last=Max("number"))["last"] or 0) + 1
-        version = AgreementVersion.objects.create(
-            agreement=agreement,
+        return _publish_version(
+            agreement,
             number=number,
             facts=facts,
             dispute=dispute,
             terms=cleaned,
             change_note=change_note,
-            author=actor,
-            content_hash=digest,
-        )
-        ledger.record(
-            "signing.agreement.version_saved",
             actor=actor,
-            case=case,
             ip=ip,
-            data={**_ledger_version_data(agreement, version), "change_note": change_note},
+            action="signing.agreement.version_saved",
+            extra={"change_note": change_note},
+            message=_("调解协议第 %(number)s 稿已发布，请查看并提出意见。") % {"number": number},
         )
-        _tell_after_commit(
-            audience.both_sides(case),
-            "signing.agreement.version",
-            _("调解协议第 %(number)s 稿已发布，请查看并提出意见。") % {"number": number},
-            case,
-            actor=actor,
-        )
-    return version
 
 
 def add_comment(version: AgreementVersion, *, actor: User, body: str, ip: str | None = None) -> VersionComment:
@@ -349,15 +361,14 @@ def finalise(
         agreement.finalised_by = actor
         agreement.save(update_fields=["final_version", "final_content_hash", "finalised_at", "finalised_by"])
         data = _ledger_version_data(agreement, version)
-        SigningEvent.objects.create(
-            agreement=agreement,
-            kind=SigningEvent.Kind.FINALISED,
+        evidence.record(
+            agreement,
+            SigningEvent.Kind.FINALISED,
             actor=actor,
-            ip=ledger.normalise_ip(ip),
-            user_agent=user_agent[:400],
+            origin=evidence.Origin(ip=ip, user_agent=user_agent),
             data=data,
+            action="signing.agreement.finalised",
         )
-        ledger.record("signing.agreement.finalised", actor=actor, case=case, ip=ip, data=data)
         _tell_after_commit(
             audience.both_sides(case) + audience.mediators(case),
             "signing.agreement.finalised",

@@ -9,14 +9,14 @@ documents never depend on what fontconfig happens to pick on a machine (pitfall 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from signing.files import write_atomically
 
 DEFAULT_SOURCE = Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
 FAMILY = "Noto Serif CJK SC"
@@ -114,18 +114,8 @@ def _extract(source: Path, target: Path) -> None:
             raise LookupError(f"{source} has no face named {FAMILY!r}")
         # Keep head.modified as shipped so every extraction is byte-identical (and so is its hash).
         face.recalcTimestamp = False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Several workers may extract at once: each writes its own temporary file in the same
-        # directory and renames it into place, which is atomic; the copies are identical.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".font-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o644)  # mkstemp makes it private; web and worker processes share it
-            with os.fdopen(fd, "wb") as tmp:
-                face.save(tmp)
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        # Several workers may extract at once; the copies are identical.
+        write_atomically(target, face.save)
     finally:
         collection.close()
 

@@ -25,7 +25,6 @@ import fcntl
 import hashlib
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +47,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from mediation import ledger
 from mediation.models import Organisation, User
+from signing.files import write_atomically
 from signing.models import IssuedCertificate
 
 CA_KEY_BITS = 3072
@@ -85,18 +85,8 @@ class KeyDestroyedError(PkiError):
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so readers never see half a file (mkstemp makes it 0600)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Readers never see half a file; keys and certificates stay private to the service account."""
+    write_atomically(path, lambda handle: handle.write(data), mode=0o600)
 
 
 @contextmanager
@@ -560,15 +550,21 @@ def load_or_create(directory: Path, passphrase: bytes, base_url: str) -> Authori
             _write_atomic(directory / f"{name}.key", _encrypt_key(key, passphrase, serialization.Encoding.PEM))
             _write_atomic(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
             loaded[name] = pair
+    return _authority(directory, base_url, loaded, created=created)
+
+
+def _authority(
+    directory: Path, base_url: str, pairs: dict[str, tuple[rsa.RSAPrivateKey, x509.Certificate]], *, created: bool
+) -> Authority:
     return Authority(
         directory=directory,
         base_url=base_url,
-        root=loaded["root"][1],
-        issuing=loaded["issuing"][1],
-        tsa=loaded["tsa"][1],
-        root_key=loaded["root"][0],
-        issuing_key=loaded["issuing"][0],
-        tsa_key=loaded["tsa"][0],
+        root=pairs["root"][1],
+        issuing=pairs["issuing"][1],
+        tsa=pairs["tsa"][1],
+        root_key=pairs["root"][0],
+        issuing_key=pairs["issuing"][0],
+        tsa_key=pairs["tsa"][0],
         created=created,
     )
 
@@ -606,14 +602,4 @@ def _load(directory: Path, passphrase: bytes, base_url: str, *, created: bool) -
     pairs = {name: _load_pair(directory, name, passphrase) for name in _FILES}
     _check_issued_by(pairs["issuing"][1], pairs["root"][1], "issuing")
     _check_issued_by(pairs["tsa"][1], pairs["issuing"][1], "tsa")
-    return Authority(
-        directory=directory,
-        base_url=base_url,
-        root=pairs["root"][1],
-        issuing=pairs["issuing"][1],
-        tsa=pairs["tsa"][1],
-        root_key=pairs["root"][0],
-        issuing_key=pairs["issuing"][0],
-        tsa_key=pairs["tsa"][0],
-        created=created,
-    )
+    return _authority(directory, base_url, pairs, created=created)

@@ -23,7 +23,6 @@ import datetime
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
 from io import BytesIO
 
 from django.core.files.base import ContentFile
@@ -33,12 +32,13 @@ from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 
-from mediation import audience, ledger, permissions
+from mediation import audience, permissions
 from mediation import services as case_services
 from mediation.ledger import sm3_hex
 from mediation.models import Case, CaseParticipant, Organisation, TerminationReason, User
 from mediation.notifications import notify
-from signing import appearance, otp, pki, render, tsa
+from signing import appearance, evidence, otp, pki, render, tsa
+from signing.evidence import Origin
 from signing.keys import key_service
 from signing.models import Agreement, IssuedCertificate, PdfRevision, SignatureSlot, SigningEvent
 
@@ -56,14 +56,6 @@ class SigningError(Exception):
         self.code = code
         self.message = message
         self.field = field
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a signing request came from (kept in the signing report)."""
-
-    ip: str | None = None
-    user_agent: str = ""
 
 
 def _digests(data: bytes) -> tuple[str, str]:
@@ -170,10 +162,14 @@ def prepare_signing(agreement: Agreement, *, actor: User | None, ip: str | None 
                 "prepared_sm3": revision.sm3,
                 "fields": [s.field_name for s in slots],
             }
-            SigningEvent.objects.create(
-                agreement=agreement, kind=SigningEvent.Kind.RENDERED, actor=actor, ip=ip, data=data
+            evidence.record(
+                agreement,
+                SigningEvent.Kind.RENDERED,
+                actor=actor,
+                origin=Origin(ip=ip),
+                data=data,
+                action="signing.agreement.rendered",
             )
-            ledger.record("signing.agreement.rendered", actor=actor, case=agreement.case, ip=ip, data=data)
             _tell_next_signers(agreement)
     except IntegrityError:
         # A concurrent call stored revision 0 first.
@@ -250,13 +246,12 @@ def request_code(agreement: Agreement, *, user: User, origin: Origin) -> tuple[S
         )
     except otp.CodeError as error:
         raise SigningError(error.code, error.message, field="code") from error
-    SigningEvent.objects.create(
-        agreement=agreement,
-        slot=slot,
-        kind=SigningEvent.Kind.CODE_SENT,
+    evidence.record(
+        agreement,
+        SigningEvent.Kind.CODE_SENT,
         actor=user,
-        ip=origin.ip,
-        user_agent=origin.user_agent[:400],
+        origin=origin,
+        slot=slot,
         data={"channel": record.channel, "destination": record.destination},
     )
     return slot, record.destination
@@ -269,14 +264,8 @@ def _verify_person(
     try:
         otp.check_code(user, purpose=code_purpose(slot), code=code, password_ok=user.check_password(password or ""))
     except otp.CodeError as error:
-        SigningEvent.objects.create(
-            agreement=agreement,
-            slot=slot,
-            kind=SigningEvent.Kind.CODE_FAILED,
-            actor=user,
-            ip=origin.ip,
-            user_agent=origin.user_agent[:400],
-            data={"reason": error.code},
+        evidence.record(
+            agreement, SigningEvent.Kind.CODE_FAILED, actor=user, origin=origin, slot=slot, data={"reason": error.code}
         )
         raise SigningError(
             error.code, error.message, field="password" if error.code == "password" else "code"
@@ -479,16 +468,15 @@ def _store_signature(
                 "certificate_subject": certificate.subject,
                 "request_token": request_token,
             }
-            SigningEvent.objects.create(
-                agreement=locked,
-                slot=slot,
-                kind=SigningEvent.Kind.SIGNED,
+            evidence.record(
+                locked,
+                SigningEvent.Kind.SIGNED,
                 actor=user,
-                ip=origin.ip,
-                user_agent=origin.user_agent[:400],
+                origin=origin,
+                slot=slot,
                 data=data,
+                action="signing.agreement.signed",
             )
-            ledger.record("signing.agreement.signed", actor=user, case=locked.case, ip=origin.ip, data=data)
             if open_stage(locked) is None:
                 _take_effect(locked, user=user, revision=revision, ip=origin.ip)
             else:
@@ -505,11 +493,11 @@ def _take_effect(agreement: Agreement, *, user: User, revision: PdfRevision, ip:
     agreement.state = Agreement.State.EFFECTIVE
     agreement.effective_at = now
     agreement.save(update_fields=["state", "effective_at"])
-    SigningEvent.objects.create(
-        agreement=agreement,
-        kind=SigningEvent.Kind.EFFECTIVE,
+    evidence.record(
+        agreement,
+        SigningEvent.Kind.EFFECTIVE,
         actor=user,
-        ip=ip,
+        origin=Origin(ip=ip),
         data={"final_revision": revision.number, "final_sha256": revision.sha256, "final_sm3": revision.sm3},
     )
     case_services.record_agreement_effective(agreement.case, actor=user, effective_at=now, ip=ip)
@@ -574,16 +562,15 @@ def decline(
         locked.void_reason = reason
         locked.save(update_fields=["state", "voided_at", "void_reason"])
         data = {"field": slot.field_name, "reason": reason, "otp_verified": True}
-        SigningEvent.objects.create(
-            agreement=locked,
-            slot=slot,
-            kind=SigningEvent.Kind.DECLINED,
+        evidence.record(
+            locked,
+            SigningEvent.Kind.DECLINED,
             actor=user,
-            ip=origin.ip,
-            user_agent=origin.user_agent[:400],
+            origin=origin,
+            slot=slot,
             data=data,
+            action="signing.agreement.declined",
         )
-        ledger.record("signing.agreement.declined", actor=user, case=locked.case, ip=origin.ip, data=data)
         case_services.terminate_mediation(
             locked.case, actor=user, reason=TerminationReason.REFUSED_TO_SIGN, note=reason, ip=origin.ip
         )
