@@ -5,6 +5,7 @@ from __future__ import annotations
 from mediation import permissions
 from mediation.models import Case, CaseState, User
 from mediation.views.cases import CasePanel
+from signing import services
 from signing.models import Agreement
 
 # MEDIATING and every state a case can reach after it.
@@ -30,7 +31,9 @@ def agreement_panel(user: User, case: Case) -> CasePanel | None:
     if agreement is None and not (mediates and case.state == CaseState.MEDIATING):
         return None
     latest = agreement.versions.order_by("-number").first() if agreement is not None else None
+    # Whose turn it is to sign is the one thing a signer must not have to look for.
+    my_turn = services.next_slot(user, agreement) if agreement is not None else None
     return CasePanel(
         "signing/_case_panel.html",
-        {"case": case, "agreement": agreement, "latest": latest, "mediates": mediates},
+        {"case": case, "agreement": agreement, "latest": latest, "mediates": mediates, "my_turn": my_turn},
     )

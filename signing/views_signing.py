@@ -6,10 +6,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from mediation import permissions
 from mediation.models import Case
@@ -103,12 +104,19 @@ def sign_code(request: AuthenticatedRequest, case_pk: int) -> HttpResponse:
     case, agreement = _agreement(request, case_pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
     try:
         _slot, destination = services.request_code(agreement, user=request.user, origin=_origin(request))
     except SigningError as error:
+        if wants_json:
+            status = 429 if error.code in {"rate_limited", "too_soon"} else 400
+            return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=status)
         messages.error(request, error.message)
     else:
-        messages.success(request, _("验证码已发送至 %(destination)s。") % {"destination": destination})
+        message = _("验证码已发送至 %(destination)s。") % {"destination": destination}
+        if wants_json:
+            return JsonResponse({"destination": destination, "message": message})
+        messages.success(request, message)
     return redirect("signing:sign", case_pk=case.pk)
 
 
@@ -156,6 +164,8 @@ def _pdf(revision: PdfRevision, filename: str) -> FileResponse:
     return response
 
 
+# The signing page shows the PDF in a frame of its own origin.
+@xframe_options_sameorigin
 @login_required
 def document(request: AuthenticatedRequest, case_pk: int) -> HttpResponseBase:
     case, agreement = _agreement(request, case_pk)

@@ -16,7 +16,8 @@ from mediation.models import Case, CaseState, ClockKind, Deadline, Notification,
 from signing import services, verify
 from signing.models import Agreement, IssuedCertificate, PdfRevision, SignatureSlot, SigningEvent
 from signing.services import SigningError
-from tests.signing_helpers import PASSWORD, prepared_agreement, read_latest, request_code, sign_as
+from tests.pdf_fixtures import flip_byte_in_signed_range, replace_page_after_signing, rotate_page_after_signing
+from tests.signing_helpers import PASSWORD, last_code, prepared_agreement, read_latest, request_code, sign_as
 
 Capture = Any
 
@@ -84,6 +85,12 @@ def test_everyone_signs_in_order_and_the_agreement_takes_effect(
     assert "华南商业银行" in report.signatures[1].organisation
     reader = PdfFileReader(BytesIO(final))
     assert "/DSS" in reader.root, "validation data is embedded with the seal"
+
+    # The real, sealed agreement: every kind of later change is reported, whatever pdfsig says.
+    for tamper in (flip_byte_in_signed_range, rotate_page_after_signing, replace_page_after_signing):
+        tampered = verify.verify_pdf(tamper(final))
+        assert not tampered.ok, tamper.__name__
+        assert any(not s.intact or s.changed_after for s in tampered.signatures), tamper.__name__
 
 
 def test_each_signature_keeps_its_evidence(
@@ -257,8 +264,6 @@ def test_two_parties_signing_at_the_same_moment_both_end_up_in_the_pdf(
     codes = {}
     for person in (consumer, bank_agent):
         services.request_code(agreement, user=person, origin=services.Origin())
-        from tests.signing_helpers import last_code
-
         codes[person.pk] = last_code(person)
     base = services.latest_revision(agreement)
     assert base is not None

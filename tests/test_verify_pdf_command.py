@@ -131,7 +131,7 @@ def test_platform_file_names_its_agreement(tmp_path: Path, mediating_case: Case)
 
     output = run(str(write(tmp_path, pdfs.signed_revisions()[1])))
 
-    assert f"本平台调解协议 {mediating_case.number} 的第 1 版签署文本（最新为第 2 版，已签 2 / 共 3）" in output
+    assert f"本平台调解协议 {mediating_case.number} 的文件版本 1（最新为版本 2，已签 2 / 共 3）" in output
 
 
 def test_process_exit_status_is_2_for_an_unreadable_file(tmp_path: Path) -> None:

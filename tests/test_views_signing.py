@@ -165,10 +165,13 @@ def test_documents_and_the_sealed_signing_report(
     client = client_for(bank_agent)
     document = client.get(sign_url(agreement, "signing:document"))
     assert document.status_code == 200 and document["Content-Type"] == "application/pdf"
+    assert document["X-Frame-Options"] == "SAMEORIGIN"  # shown in the signing page's frame, nowhere else
     body = b"".join(document.streaming_content)  # type: ignore[attr-defined]
     assert body.startswith(b"%PDF") and len(verify.verify_pdf(body).signatures) == 1
     first = client.get(sign_url(agreement, "signing:revision", number=0))
     assert first.status_code == 200
+    with agreement.revisions.get(number=0).file.open("rb") as stored:
+        assert b"".join(first.streaming_content) == stored.read()  # type: ignore[attr-defined]
     assert client.get(sign_url(agreement, "signing:revision", number=9)).status_code == 404
 
     report = client.get(sign_url(agreement, "signing:report"))
@@ -182,3 +185,26 @@ def test_documents_and_the_sealed_signing_report(
     compact = "".join(text.split())
     for revision in agreement.revisions.all():
         assert revision.sha256 in compact, f"revision {revision.number} hash missing from the report"
+
+
+def test_the_page_asks_for_a_code_without_reloading(
+    agreement: Agreement, consumer: User, mediator: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """signing.js posts the code form with Accept: application/json, so a typed password stays."""
+    client = client_for(consumer)
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(sign_url(agreement, "signing:sign_code"), HTTP_ACCEPT="application/json")
+    assert sent.status_code == 200 and "@example.cn" in sent.json()["destination"]
+    assert last_code(consumer)
+    too_soon = client.post(sign_url(agreement, "signing:sign_code"), HTTP_ACCEPT="application/json")
+    assert too_soon.status_code == 429 and too_soon.json()["error"]["code"] == "too_soon"
+    not_yet = client_for(mediator).post(sign_url(agreement, "signing:sign_code"), HTTP_ACCEPT="application/json")
+    assert not_yet.status_code == 400 and not_yet.json()["error"]["code"] == "out_of_order"
+
+
+def test_the_case_page_tells_a_signer_it_is_their_turn(agreement: Agreement, consumer: User, mediator: User) -> None:
+    case_page = reverse("case_detail", kwargs={"pk": agreement.case_id})
+    mine = client_for(consumer).get(case_page).content.decode()
+    assert "现在轮到您签署" in mine and sign_url(agreement) in mine
+    theirs = client_for(mediator).get(case_page).content.decode()
+    assert "现在轮到您签署" not in theirs and sign_url(agreement) in theirs

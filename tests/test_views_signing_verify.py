@@ -184,7 +184,7 @@ def test_upload_of_a_platform_revision_names_the_case_and_progress(client: Clien
     html = upload(client, pdfs.signed_revisions()[1]).content.decode()
 
     assert issued.case.number in html
-    assert "第 1 版签署文本（最新为第 2 版）" in html
+    assert "文件版本 1（最新为版本 2）" in html
     assert "已签 2 / 共 3" in html
     assert "您上传的不是该协议的最新版本" in html
     assert signature_states(html) == ["true"]
@@ -193,7 +193,7 @@ def test_upload_of_a_platform_revision_names_the_case_and_progress(client: Clien
 def test_upload_of_the_latest_revision_has_no_outdated_warning(client: Client, issued: Agreement) -> None:
     html = upload(client, pdfs.signed_revisions()[2]).content.decode()
 
-    assert "第 2 版签署文本（最新为第 2 版）" in html
+    assert "文件版本 2（最新为版本 2）" in html
     assert "您上传的不是该协议的最新版本" not in html
 
 
@@ -218,7 +218,7 @@ def test_code_page_verifies_the_latest_revision(client: Client, issued: Agreemen
     html = response.content.decode()
     assert issued.case.number in html
     assert "已签 2 / 共 3" in html
-    assert "第 2 版签署文本（最新为第 2 版）" in html
+    assert "文件版本 2（最新为版本 2）" in html
     assert signature_states(html) == ["true", "true"]
     assert "已有的 2 个签名均有效，签署后文件未被篡改；另有 1 个签名栏尚未签署。" in html
     assert "存档文件的指纹与生成时登记的不一致" not in html

@@ -72,7 +72,7 @@ class Command(BaseCommand):
         if match is not None:
             write(
                 _(
-                    "本平台调解协议 %(case)s 的第 %(revision)s 版签署文本（最新为第 %(latest)s 版，已签 %(signed)s / 共 %(total)s）"
+                    "本平台调解协议 %(case)s 的文件版本 %(revision)s（最新为版本 %(latest)s，已签 %(signed)s / 共 %(total)s）"
                 )
                 % {
                     "case": match.case_number,
