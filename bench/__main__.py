@@ -1,4 +1,7 @@
-"""``make bench``: every benchmark, a table printed and JSON under ``bench/results/``."""
+"""``make bench``: every benchmark, a table printed and JSON under ``bench/results/``.
+
+``python -m bench NAME ...`` runs only the named ones (pages, recommendation, signing).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import signing
 from bench.common import git_revision, machine, print_table, versions, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +25,8 @@ REPEATS = os.environ.get("BENCH_REPEATS", "50")
 # a tenth of both in the same run.
 RECOMMENDATION_BASELINE = (int(os.environ.get("BENCH_BASELINE_MEDIATORS", "500")), BASELINE_CASES * 10)
 RECOMMENDATION_TARGET = (int(os.environ.get("BENCH_MEDIATORS", "5000")), TARGET_CASES)
+# Signing: one agreement per repeat, a few seconds each.
+SIGNING_REPEATS = os.environ.get("BENCH_REPEATS", "10")
 
 
 def _pages(cases: int) -> dict:
@@ -133,9 +139,31 @@ def bench_recommendation() -> None:
     print(f"\nwritten {path.relative_to(ROOT)}")
 
 
+def bench_signing() -> None:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.signing", "--json", "--repeats", SIGNING_REPEATS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if output.returncode != 0:
+        sys.stderr.write(output.stderr)
+        raise SystemExit("bench.signing failed")
+    path = signing.report(json.loads(output.stdout.strip().splitlines()[-1]))
+    print(f"\nwritten {path.relative_to(ROOT)}")
+
+
+BENCHMARKS = {"pages": bench_pages, "recommendation": bench_recommendation, "signing": bench_signing}
+
+
 def main() -> None:
-    bench_pages()
-    bench_recommendation()
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    for name in chosen:
+        BENCHMARKS[name]()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
-from asn1crypto import cms, x509
+from asn1crypto import cms, core, x509
 from django.conf import settings
 from django.db.models import Value
 from django.db.models.functions import Replace, Upper
@@ -210,7 +210,8 @@ def _subject(certificate: x509.Certificate, key: str) -> str:
 def _signature_timestamp_time(signer_info: cms.SignerInfo) -> datetime | None:
     """genTime of the first RFC 3161 signature timestamp token, read without judging it."""
     unsigned = signer_info["unsigned_attrs"]
-    if unsigned.native is None:
+    # Not ``.native``: that would parse the whole timestamp token into Python objects (3/4 of the time).
+    if isinstance(unsigned, core.Void):
         return None
     for attribute in unsigned:
         if attribute["type"].native == "signature_time_stamp_token":
