@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 
 from mediation import audience, permissions
@@ -582,6 +583,69 @@ def decline(
         }
         transaction.on_commit(lambda: notify(everyone, "signing.agreement.declined", message, case=case), robust=True)
     return locked
+
+
+# --- long-term validation ----------------------------------------------------------------------
+
+
+def archive_timestamp_expiry(data: bytes) -> datetime.datetime | None:
+    """When the certificate of the newest document timestamp expires (None: no document timestamp)."""
+    reader = PdfFileReader(BytesIO(data))
+    stamps = reader.embedded_timestamp_signatures
+    if not stamps:
+        return None
+    expiry = stamps[-1].signer_cert["tbs_certificate"]["validity"]["not_after"].native
+    return expiry if isinstance(expiry, datetime.datetime) else None
+
+
+def renew_archive_timestamp(agreement: Agreement, *, actor: User | None = None) -> PdfRevision:
+    """Add validation data and a new document timestamp over the whole sealed file (PAdES B-LTA).
+
+    A B-LTA file stays verifiable only while its newest document timestamp does: before that
+    timestamp's certificate expires (or its algorithms weaken), the chain is extended with a new
+    one. Nothing signed changes; the result is one more stored revision.
+    """
+    for _attempt in range(MAX_RACE_RETRIES):
+        agreement = Agreement.objects.select_related("case").get(pk=agreement.pk)
+        if agreement.state != Agreement.State.EFFECTIVE:
+            raise SigningError("state", _("只有已生效的协议才需要续加存档时间戳。"))
+        base = latest_revision(agreement)
+        if base is None:
+            raise SigningError("state", _("协议尚未进入签署。"))
+        with base.file.open("rb") as handle:
+            data = handle.read()
+        before = archive_timestamp_expiry(data)
+        output = signers.PdfTimeStamper(tsa.timestamper()).update_archival_timestamp_chain(
+            PdfFileReader(BytesIO(data)), pki.authority().validation_context(), in_place=False
+        )
+        renewed = output.getvalue()
+        try:
+            with transaction.atomic():
+                locked = Agreement.objects.select_for_update().select_related("case").get(pk=agreement.pk)
+                latest = latest_revision(locked)
+                if latest is None or latest.pk != base.pk:
+                    continue
+                revision = _store_revision(locked, base.number + 1, renewed, None)
+                after = archive_timestamp_expiry(renewed)
+                evidence.record(
+                    locked,
+                    SigningEvent.Kind.ARCHIVE_TIMESTAMP,
+                    actor=actor,
+                    data={
+                        "base_revision": base.number,
+                        "base_sha256": base.sha256,
+                        "after_revision": revision.number,
+                        "after_sha256": revision.sha256,
+                        "after_sm3": revision.sm3,
+                        "previous_timestamp_expires": before.isoformat() if before else None,
+                        "timestamp_expires": after.isoformat() if after else None,
+                    },
+                    action="signing.agreement.archive_timestamp",
+                )
+                return revision
+        except IntegrityError:
+            continue
+    raise SigningError("busy", _("签署人数较多，请稍后重试。"))
 
 
 # --- documents --------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ class SigningEvent(models.Model):
         SIGNED = "signed", _("签署")
         DECLINED = "declined", _("拒绝签署")
         EFFECTIVE = "effective", _("协议生效")
+        ARCHIVE_TIMESTAMP = "archive_timestamp", _("续加存档时间戳")
 
     agreement = models.ForeignKey("signing.Agreement", on_delete=models.CASCADE, related_name="events")
     slot = models.ForeignKey(SignatureSlot, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
