@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, a table printed and JSON under ``bench/results/``.
 
-``python -m bench NAME ...`` runs only the named ones (pages, recommendation, signing).
+``python -m bench NAME ...`` runs only the named ones (pages, recommendation, signing, package).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from bench import signing
+from bench import package, signing
 from bench.common import git_revision, machine, print_table, versions, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,8 @@ RECOMMENDATION_BASELINE = (int(os.environ.get("BENCH_BASELINE_MEDIATORS", "500")
 RECOMMENDATION_TARGET = (int(os.environ.get("BENCH_MEDIATORS", "5000")), TARGET_CASES)
 # Signing: one agreement per repeat, a few seconds each.
 SIGNING_REPEATS = os.environ.get("BENCH_REPEATS", "10")
+# Court package: one build of 20 MB of evidence per repeat, about a second each.
+PACKAGE_REPEATS = os.environ.get("BENCH_PACKAGE_REPEATS", "7")
 
 
 def _pages(cases: int) -> dict:
@@ -139,9 +142,10 @@ def bench_recommendation() -> None:
     print(f"\nwritten {path.relative_to(ROOT)}")
 
 
-def bench_signing() -> None:
+def _in_own_process(module: str, repeats: str, report: Any) -> None:
+    """Benchmarks that configure Django themselves run in a process of their own."""
     output = subprocess.run(
-        [sys.executable, "-m", "bench.signing", "--json", "--repeats", SIGNING_REPEATS],
+        [sys.executable, "-m", module, "--json", "--repeats", repeats],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -149,12 +153,25 @@ def bench_signing() -> None:
     )
     if output.returncode != 0:
         sys.stderr.write(output.stderr)
-        raise SystemExit("bench.signing failed")
-    path = signing.report(json.loads(output.stdout.strip().splitlines()[-1]))
+        raise SystemExit(f"{module} failed")
+    path = report(json.loads(output.stdout.strip().splitlines()[-1]))
     print(f"\nwritten {path.relative_to(ROOT)}")
 
 
-BENCHMARKS = {"pages": bench_pages, "recommendation": bench_recommendation, "signing": bench_signing}
+def bench_signing() -> None:
+    _in_own_process("bench.signing", SIGNING_REPEATS, signing.report)
+
+
+def bench_package() -> None:
+    _in_own_process("bench.package", PACKAGE_REPEATS, package.report)
+
+
+BENCHMARKS = {
+    "pages": bench_pages,
+    "recommendation": bench_recommendation,
+    "signing": bench_signing,
+    "package": bench_package,
+}
 
 
 def main() -> None:

@@ -88,3 +88,40 @@ def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
+
+
+def configure_isolated(name: str) -> dict[str, Any]:
+    """A fresh SQLite database and a var directory of the benchmark's own, then Django.
+
+    The database and the previous run's uploads are removed; the CA, the font and the stamps are
+    kept. Notifications go to memory, not to the console the figures are printed on. With
+    ``DATABASE_URL`` set, that database is used instead.
+    """
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    var = Path(os.environ.get("FENGQIAO_VAR_DIR", root / "var"))
+    home = var / "bench" / name
+    home.mkdir(parents=True, exist_ok=True)
+    own_database = "DATABASE_URL" not in os.environ
+    db = home / f"{name}.sqlite3"
+    if own_database:
+        for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(home / "uploads", ignore_errors=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    os.environ["FENGQIAO_VAR_DIR"] = str(home)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediation.settings")
+    os.environ["AXES_ENABLED"] = "0"
+    os.environ["SMS_BACKEND"] = "mediation.notifications.MemorySmsBackend"
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    sys.path.insert(0, str(root))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    return {
+        "database": str(db.relative_to(root)) if own_database and db.is_relative_to(root) else "DATABASE_URL",
+        "var_dir": str(settings.VAR_DIR),
+    }

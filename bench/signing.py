@@ -37,9 +37,7 @@ import html
 import json
 import os
 import re
-import shutil
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from io import BytesIO
@@ -106,33 +104,13 @@ OTHER_TERMS = [
 
 
 def _configure() -> dict[str, Any]:
-    """A fresh SQLite database and a var directory of its own, then Django."""
-    var = Path(os.environ.get("FENGQIAO_VAR_DIR", ROOT / "var"))
-    home = var / "bench" / NAME
-    home.mkdir(parents=True, exist_ok=True)
-    own_database = "DATABASE_URL" not in os.environ
-    db = home / f"{NAME}.sqlite3"
-    if own_database:
-        for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
-            leftover.unlink(missing_ok=True)
-        # Revisions of the previous run's agreements; the CA, the font and the stamps are kept.
-        shutil.rmtree(home / "uploads", ignore_errors=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ["FENGQIAO_VAR_DIR"] = str(home)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediation.settings")
-    os.environ["AXES_ENABLED"] = "0"
-    # Notifications go to memory, not to the console this benchmark prints its figures on.
-    os.environ["SMS_BACKEND"] = "mediation.notifications.MemorySmsBackend"
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    sys.path.insert(0, str(ROOT))
-    import django
+    from bench.common import configure_isolated
 
-    django.setup()
+    where = configure_isolated(NAME)
     from django.conf import settings
 
     return {
-        "database": str(db.relative_to(ROOT)) if own_database and db.is_relative_to(ROOT) else "DATABASE_URL",
-        "var_dir": str(settings.VAR_DIR),
+        **where,
         "pki_dir": str(settings.SIGNING_PKI_DIR),
         "tsa": settings.SIGNING_TSA_URL or "built-in, in-process (signing.tsa.TimeStampAuthority)",
     }

@@ -233,6 +233,8 @@ REPEAT_COMPLAINT_DAYS = envint("REPEAT_COMPLAINT_DAYS", 90)
 # A mediator who worked for the institution within this many years is excluded from its cases.
 MEDIATOR_EXCLUSION_YEARS = envint("MEDIATOR_EXCLUSION_YEARS", 3)
 DEADLINE_REMINDER_DAYS = [int(d) for d in envlist("DEADLINE_REMINDER_DAYS", ["3", "1"])]
+# The 30-day window to apply for judicial confirmation reminds earlier (issue 6: 10, 3 and 1 days).
+JUDICIAL_CONFIRMATION_REMINDER_DAYS = [int(d) for d in envlist("JUDICIAL_CONFIRMATION_REMINDER_DAYS", ["10", "3", "1"])]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
@@ -285,6 +287,8 @@ SIGNING_CJK_FONT_SOURCE = envstr("SIGNING_CJK_FONT_SOURCE", "/usr/share/fonts/op
 # Largest PDF the public verification page and API accept.
 VERIFY_MAX_MB = envint("VERIFY_MAX_MB", 20)
 # --- end signing ---------------------------------------------------------------------------
+# Largest court package (MB) verify_package reads.
+PACKAGE_MAX_MB = envint("PACKAGE_MAX_MB", 1024)
 
 # The name shown in the header of every page.
 SITE_TITLE = _("枫桥金融纠纷在线调解平台")

@@ -10,7 +10,7 @@ case first), so two sweeps running at once cannot both act on it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -167,15 +167,32 @@ def _expire(deadline_id: int, case_id: int, today: datetime.date, result: SweepR
         notify(audience.case_managers(case), "mediation.clock.expired", message, case=case)
 
 
+def _days(values: Iterable[int | str]) -> list[int]:
+    return sorted({int(days) for days in values if int(days) >= 0})
+
+
+def reminder_thresholds() -> dict[str, list[int]]:
+    """Days left at which each kind of clock reminds people.
+
+    The window for applying for judicial confirmation is the parties' to lose (民事诉讼法 Art 205),
+    so it warns earlier (``JUDICIAL_CONFIRMATION_REMINDER_DAYS``, 10, 3 and 1 days by default).
+    """
+    default = _days(settings.DEADLINE_REMINDER_DAYS)
+    special: dict[str, list[int]] = {
+        ClockKind.JUDICIAL_CONFIRMATION: _days(settings.JUDICIAL_CONFIRMATION_REMINDER_DAYS)
+    }
+    return {kind: special.get(kind, default) for kind in ClockKind.values}
+
+
 def sweep_deadlines(today: datetime.date | None = None) -> SweepResult:
     """Remind and escalate every running clock as of ``today`` (Asia/Shanghai by default)."""
     today = today or timezone.localdate()
-    thresholds = sorted({int(days) for days in settings.DEADLINE_REMINDER_DAYS if int(days) >= 0})
+    by_kind = reminder_thresholds()
     calendar = WorkingCalendar()
     result = SweepResult()
     # A calendar-day clock further away than the largest threshold needs nothing today; a
     # working-day clock may be only a working day away across a long holiday, so it is always read.
-    horizon = today + datetime.timedelta(days=max(thresholds, default=0))
+    horizon = today + datetime.timedelta(days=max((max(t, default=0) for t in by_kind.values()), default=0))
     candidates = list(
         Deadline.objects.filter(status=Deadline.Status.RUNNING)
         .filter(Q(unit=DayUnit.WORKING) | Q(due_date__lte=horizon))
@@ -190,6 +207,7 @@ def sweep_deadlines(today: datetime.date | None = None) -> SweepResult:
         if deadline.due_date < today:
             _expire(deadline.pk, deadline.case_id, today, result)
             continue
+        thresholds = by_kind[deadline.kind]
         step = reminder_step(deadline, today, calendar, thresholds)
         if step is not None and (deadline.pk, step, deadline.due_date) not in already_sent:
             result.reminders += _remind(deadline.pk, deadline.case_id, today, calendar, thresholds)

@@ -21,6 +21,7 @@ DAY = datetime.timedelta(days=1)
 @pytest.fixture(autouse=True)
 def _reminder_days(settings: Any) -> None:
     settings.DEADLINE_REMINDER_DAYS = [3, 1]
+    settings.JUDICIAL_CONFIRMATION_REMINDER_DAYS = [10, 3, 1]
 
 
 def answer_clock(case: Case) -> Deadline:
@@ -193,3 +194,20 @@ def test_command_prints_a_one_line_summary(transferred_case: Case) -> None:
 def test_command_refuses_a_malformed_date(db: None) -> None:
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("sweep_deadlines", "--today", "22/11/2026")
+
+
+def test_the_judicial_confirmation_window_reminds_at_10_3_and_1_days_left(
+    mediating_case: Case, consumer: User, bank_agent: User, mediator: User, case_manager: User
+) -> None:
+    """民事诉讼法 Art 205: the parties lose the 30-day window if they miss it, so they hear earlier."""
+    services.record_agreement_effective(mediating_case, actor=mediator)
+    window = mediating_case.deadlines.get(kind=ClockKind.JUDICIAL_CONFIRMATION)
+    due = window.due_date
+
+    assert sweep_deadlines(due - 11 * DAY).reminders == 0
+    sent = [sweep_deadlines(due - days * DAY).reminders for days in (10, 9, 4, 3, 2, 1, 0)]
+    assert sent == [1, 0, 0, 1, 0, 1, 0]
+    assert (reminded(consumer), reminded(bank_agent), reminded(mediator)) == (3, 3, 3)
+    assert reminded(case_manager) == 0
+    # Other clocks keep the ordinary thresholds.
+    assert sorted(DeadlineReminder.objects.filter(deadline=window).values_list("days_before", flat=True)) == [1, 3, 10]
