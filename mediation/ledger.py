@@ -228,13 +228,24 @@ def verify() -> LedgerReport:
 
 
 def case_excerpt(case: Case) -> list[dict[str, Any]]:
-    """A case's entries with their hashes, for the timeline and the court package."""
+    """A case's entries with their hashes, for the timeline and the court package.
+
+    Each entry carries every field its hash covers, so anyone can recompute ``entry_hash`` as the
+    SHA-256 (and ``entry_sm3`` as the SM3) of ``canonical_content`` over ``seq``, ``at``,
+    ``actor_id``, ``actor_label``, ``ip``, ``action``, ``case_id``, ``data`` and ``prev_hash``
+    (JSON, keys sorted, no spaces, UTF-8). ``prev_hash`` links to the previous entry of the whole
+    ledger, which may belong to another case.
+    """
     return [
         {
             "seq": e.seq,
             "at": e.at.isoformat(),
+            "actor_id": e.actor_id,
+            "actor_label": e.actor_label,
             "actor": e.actor_label,
+            "ip": e.ip,
             "action": e.action,
+            "case_id": e.case_id,
             "data": e.data,
             "prev_hash": e.prev_hash,
             "entry_hash": e.entry_hash,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import threading
 from decimal import Decimal
 from typing import Any
@@ -240,3 +241,18 @@ def test_concurrent_writers_stay_chained() -> None:
     assert errors == []
     report = ledger.verify()
     assert report.ok and report.checked == 40
+
+
+def test_a_case_excerpt_can_be_rechecked_by_anyone(submitted_case: Case) -> None:
+    """The court gets the excerpt: each entry's hashes follow from the fields it carries."""
+
+    excerpt = ledger.case_excerpt(submitted_case)
+    assert excerpt
+    for entry in excerpt:
+        fields = {
+            k: entry[k]
+            for k in ("seq", "at", "actor_id", "actor_label", "ip", "action", "case_id", "data", "prev_hash")
+        }
+        content = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        assert hashlib.sha256(content).hexdigest() == entry["entry_hash"]
+        assert hashlib.new("sm3", content).hexdigest() == entry["entry_sm3"]
