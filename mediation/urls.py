@@ -12,4 +12,6 @@ urlpatterns = [
     path("pool/", include("mediators.urls")),
     # Agreements and signatures, public verification, the built-in CA and time-stamping service.
     path("", include("signing.urls")),
+    # Judicial confirmation: readiness, venue (and, to come, applications and the court side).
+    path("", include("judicial_link.urls")),
 ]

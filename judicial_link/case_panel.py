@@ -1,0 +1,29 @@
+"""The judicial-confirmation section of the case page: the 30-day window and where to check readiness."""
+
+from __future__ import annotations
+
+from mediation import permissions
+from mediation.models import Case, CaseState, ClockKind, Deadline, User
+from mediation.views.cases import CasePanel
+
+AFTER_AGREEMENT = {
+    CaseState.AGREEMENT_EFFECTIVE,
+    CaseState.CONFIRMATION_APPLIED,
+    CaseState.CONFIRMED,
+    CaseState.CONFIRMATION_REJECTED,
+}
+
+
+def confirmation_panel(user: User, case: Case) -> CasePanel | None:
+    if case.state not in AFTER_AGREEMENT or not user.has_perm(permissions.VIEW, case):
+        return None
+    window = case.deadlines.filter(kind=ClockKind.JUDICIAL_CONFIRMATION).order_by("-pk").first()
+    return CasePanel(
+        "judicial_link/_case_panel.html",
+        {
+            "case": case,
+            "window": window,
+            "closed": window is not None and window.status == Deadline.Status.EXPIRED,
+            "may_apply": case.state == CaseState.AGREEMENT_EFFECTIVE,
+        },
+    )
