@@ -12,3 +12,17 @@ class JudicialLinkConfig(AppConfig):
         from mediation.views.cases import register_case_panel
 
         register_case_panel(confirmation_panel)
+
+        # The court's own clocks remind the court's clerks.
+        from judicial_link.services import court_of_open_application
+        from mediation.models import ClockKind
+        from mediation.sweep import register_recipients
+
+        register_recipients(ClockKind.COURT_ACCEPTANCE, court_of_open_application)
+        register_recipients(ClockKind.COURT_RULING, court_of_open_application)
+
+        from judicial_link import demo
+        from mediation.demo import demo_confirmation_applying, demo_confirmation_ruling
+
+        demo_confirmation_applying.connect(demo.apply_for_demo, weak=False, dispatch_uid="judicial.demo_apply")
+        demo_confirmation_ruling.connect(demo.confirm_for_demo, weak=False, dispatch_uid="judicial.demo_confirm")

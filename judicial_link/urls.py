@@ -1,6 +1,6 @@
 """Judicial confirmation pages (namespace ``judicial``)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from judicial_link import views
 
@@ -8,4 +8,5 @@ app_name = "judicial"
 
 urlpatterns = [
     path("confirmation/<int:case_pk>/readiness/", views.readiness, name="readiness"),
+    path("court/", include("judicial_link.urls_court")),
 ]

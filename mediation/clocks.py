@@ -49,6 +49,10 @@ CLOCK_SPECS: dict[str, ClockSpec] = {
     ClockKind.MEDIATION_TERM: ClockSpec(DayUnit.CALENDAR, 30),
     # 民事诉讼法 Art 205: joint application within 30 days of the agreement taking effect.
     ClockKind.JUDICIAL_CONFIRMATION: ClockSpec(DayUnit.CALENDAR, 30),
+    # 司法确认程序规定 Art 4: the court decides within 3 days whether to accept the application…
+    ClockKind.COURT_ACCEPTANCE: ClockSpec(DayUnit.CALENDAR, 3),
+    # …and Art 5 / 民事诉讼法 Art 206: rules within 15 days, +10 with the president's approval.
+    ClockKind.COURT_RULING: ClockSpec(DayUnit.CALENDAR, 15, ((10, True),)),
 }
 
 

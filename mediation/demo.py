@@ -339,10 +339,22 @@ def _signed_agreement(case: Case, cast: Cast, spec: CaseSpec) -> Case:
 
 
 def _apply_confirmation(case: Case, cast: Cast, spec: CaseSpec) -> Case:
+    """A real application with its court package when the judicial app can make one (signed agreement)."""
+    replies = demo_confirmation_applying.send(
+        sender=load_demo, case=case, users=cast.users, court=cast.organisations["court"]
+    )
+    if any(handled for _receiver, handled in replies):
+        case.refresh_from_db()
+        return case
     return services.record_confirmation_applied(case, actor=cast.user("demo_case_manager"))
 
 
 def _confirm(case: Case, cast: Cast, spec: CaseSpec) -> Case:
+    """The court accepts and confirms through the judicial app when the application is a real one."""
+    replies = demo_confirmation_ruling.send(sender=load_demo, case=case, users=cast.users)
+    if any(handled for _receiver, handled in replies):
+        case.refresh_from_db()
+        return case
     return services.record_confirmation_ruling(case, actor=cast.user("demo_court_clerk"), confirmed=True)
 
 
@@ -523,7 +535,7 @@ CASES = [
         "35000.00",
         "通过手机银行跨行转账35000元，显示成功但对方未收到，银行称款项已退回却查无记录。",
         "查明款项下落并赔偿利息损失。",
-        _TO_CONFIRMATION,
+        (*_TO_MEDIATING, "signed_agreement", "apply_confirmation"),
     ),
     CaseSpec(
         S.CONFIRMED,
@@ -534,7 +546,7 @@ CASES = [
         "80000.00",
         "重大疾病确诊后申请理赔，保险公司以投保前既往症未告知为由拒赔，但投保时业务员未询问。",
         "按合同约定支付重大疾病保险金8万元。",
-        (*_TO_CONFIRMATION, "confirm"),
+        (*_TO_MEDIATING, "signed_agreement", "apply_confirmation", "confirm"),
     ),
     CaseSpec(
         S.CONFIRMATION_REJECTED,
@@ -638,6 +650,10 @@ demo_mediator_accepting = Signal()
 # Sent when a demo case reaches agreement the real way: a receiver (the signing app) drafts,
 # finalises and signs the agreement, which makes it effective, and returns True.
 demo_agreement_signing = Signal()
+# Sent when a demo case applies for judicial confirmation and when the court confirms it: the
+# judicial app answers with a real application, package and signed ruling, and returns True.
+demo_confirmation_applying = Signal()
+demo_confirmation_ruling = Signal()
 
 
 @transaction.atomic

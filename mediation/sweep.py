@@ -49,6 +49,11 @@ RECIPIENTS: dict[str, Callable[[Case], list[User]]] = {
 }
 
 
+def register_recipients(kind: str, recipients: Callable[[Case], list[User]]) -> None:
+    """Apps further right say who hears about their clocks (the court's clerks for the court clocks)."""
+    RECIPIENTS[kind] = recipients
+
+
 def _left_and_span(deadline: Deadline, today: datetime.date, calendar: WorkingCalendar) -> tuple[int, int]:
     """Days left and the clock's whole span, both in the clock's own unit.
 

@@ -9,6 +9,7 @@ open it in a PDF reader and on the verification page.
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -36,34 +37,37 @@ def sign_demo_agreement(sender: object, case: Case, users: dict[str, User], **kw
     agreement = drafting.start_agreement(case, actor=mediator)
     first = agreement.versions.get(number=1)
     today = timezone.localdate()
+    # The demo settles each case at what the consumer asked for, paid by the institution in two halves.
+    amount = Decimal(case.amount_in_dispute or 0).quantize(Decimal("0.01"))
+    first_half = (amount / 2).quantize(Decimal("0.01"))
     agreed = terms.clean_terms(
         {
             **first.terms,
             "payer": "institution",
-            "payment_amount": "1260.00",
+            "payment_amount": str(amount),
             "payment_due": None,
             "instalments": [
-                {"due": (today + datetime.timedelta(days=15)).isoformat(), "amount": "630.00"},
-                {"due": (today + datetime.timedelta(days=45)).isoformat(), "amount": "630.00"},
+                {"due": (today + datetime.timedelta(days=15)).isoformat(), "amount": str(first_half)},
+                {"due": (today + datetime.timedelta(days=45)).isoformat(), "amount": str(amount - first_half)},
             ],
             "waivers": [],
             "credit_corrections": [],
             "withdraw_complaint": True,
             "confidentiality": True,
             "judicial_confirmation_consent": True,
-            "performance": "银行分两期将款项转入申请人尾号 0817 的本人借记卡，并于首期付款前关闭短信服务。",
-            "other_terms": ["自本协议生效之日起，银行不再对申请人该账户收取短信服务费。"],
+            "performance": "被申请人分两期将款项转入申请人本人名下的借记卡账户。",
+            "other_terms": ["双方就本纠纷再无其他争议。"],
         }
     )
     version = drafting.save_version(
         agreement,
         actor=mediator,
         facts=first.facts,
-        dispute="申请人认为银行未经同意扣收账户管理费和短信服务费共计1260元，要求全部退还；银行认为已按公示标准收费。",
+        dispute=f"申请人要求：{case.requested_outcome}被申请人认为已按合同约定处理。",
         terms=agreed,
-        change_note="按第二次调解会谈达成的意见修改：全额退还，分两期支付。",
+        change_note="按第二次调解会谈达成的意见修改：全额支付，分两期履行。",
     )
-    drafting.add_comment(version, actor=consumer, body="同意分两期退还，请按此定稿。")
+    drafting.add_comment(version, actor=consumer, body="同意分两期履行，请按此定稿。")
     drafting.finalise(agreement, actor=mediator, version=version)
     agreement = services.prepare_signing(agreement, actor=mediator)
     for slot in agreement.slots.order_by("position"):

@@ -691,6 +691,19 @@ def _document_dates(created: datetime.datetime, modified: datetime.datetime) -> 
     }
 
 
+def render_pdf(template: str, context: dict[str, Any], *, identifier: str) -> bytes:
+    """Another document in the agreement's typography (pinned font, running header, 第 N 页 共 M 页).
+
+    Always in Chinese, like the agreement: these are documents for the parties and the court.
+    """
+    font = pinned_font()
+    with translation.override(settings.LANGUAGE_CODE):
+        html = render_to_string(template, context)
+        css = _document_css(font)
+    _, pdf = _write_pdf(html, css, font, identifier=identifier, attachments=[])
+    return pdf
+
+
 def _css_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\A ")
     return f'"{escaped}"'

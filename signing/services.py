@@ -659,15 +659,19 @@ def signing_report(agreement: Agreement) -> bytes:
     """The 签署报告 PDF, sealed by the centre (a B-T signature with its seal certificate)."""
     report = render.render_signing_report(agreement)
     centre: Organisation = agreement.case.centre
-    certificate = pki.authority().seal_certificate(centre)
-    writer = IncrementalPdfFileWriter(BytesIO(report))
-    fields.append_signature_field(writer, fields.SigFieldSpec("report-seal"))
-    buffer = BytesIO()
-    writer.write(buffer)
     with translation.override("zh-hans"):
         reason = _("调解组织出具签署报告")
+    return sign_in_new_field(report, "report-seal", pki.authority().seal_certificate(centre), reason=reason)
+
+
+def sign_in_new_field(data: bytes, field_name: str, certificate: IssuedCertificate, *, reason: str) -> bytes:
+    """Add an invisible signature field and sign it (PAdES B-T): reports, rulings, applications."""
+    writer = IncrementalPdfFileWriter(BytesIO(data))
+    fields.append_signature_field(writer, fields.SigFieldSpec(field_name))
+    buffer = BytesIO()
+    writer.write(buffer)
     return sign_pdf(
-        buffer.getvalue(), field_name="report-seal", certificate=certificate, stamp=None, reason=reason, seal=False
+        buffer.getvalue(), field_name=field_name, certificate=certificate, stamp=None, reason=reason, seal=False
     )
 
 

@@ -44,6 +44,38 @@ def test_demo_has_a_case_in_every_state_driven_through_the_services():
     assert ledger.verify().ok
 
 
+def test_demo_agreements_and_court_packages_are_real_and_verify():
+    """A newcomer can open the signed agreement, download the package the court got, and check both."""
+    from judicial_link.models import ConfirmationApplication
+    from judicial_link.package import verify_package
+    from signing import verify
+    from signing.models import Agreement
+    from signing.services import latest_revision
+
+    run_load_demo()
+    signed = Agreement.objects.filter(state=Agreement.State.EFFECTIVE).select_related("case")
+    assert {a.case.state for a in signed} == {
+        CaseState.AGREEMENT_EFFECTIVE,
+        CaseState.CONFIRMATION_APPLIED,
+        CaseState.CONFIRMED,
+    }
+    for agreement in signed:
+        latest = latest_revision(agreement)
+        assert latest is not None
+        with latest.file.open("rb") as handle:
+            report = verify.verify_pdf(handle.read())
+        assert report.ok and len(report.signatures) == 4, report.verdict
+    sent = ConfirmationApplication.objects.get(case__state=CaseState.CONFIRMATION_APPLIED)
+    confirmed = ConfirmationApplication.objects.get(case__state=CaseState.CONFIRMED)
+    assert sent.state == ConfirmationApplication.State.SUBMITTED and sent.court.name == "广州市天河区人民法院"
+    assert confirmed.state == ConfirmationApplication.State.CONFIRMED and confirmed.court_case_number
+    for application in (sent, confirmed):
+        with application.package.open("rb") as handle:
+            assert verify_package(handle.read()).ok
+    with confirmed.ruling.open("rb") as handle:
+        assert verify.verify_pdf(handle.read()).ok
+
+
 def test_second_run_changes_nothing_and_the_ledger_still_verifies():
     run_load_demo()
     before = snapshot()

@@ -315,7 +315,7 @@ def case_pages(world: World) -> dict[str, tuple[User | None, str]]:
     return {
         "login": (None, reverse("login")),
         "register": (None, reverse("register")),
-        "court clerk home": (world.clerk, reverse("home")),
+        "court clerk inbox": (world.clerk, reverse("judicial:court_inbox")),
         "consumer case list": (world.consumer, reverse("my_cases")),
         "complaint form": (world.consumer, reverse("file_complaint")),
         "consumer case, submitted": (world.consumer, detail(world.submitted)),

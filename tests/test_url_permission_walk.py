@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from judicial_link.models import ConfirmationApplication
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
@@ -103,6 +104,18 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
     VersionComment.objects.create(version=version, author=owner, body="外地意见")
     revision = PdfRevision(agreement=agreement, number=1, size=4, sha256="0" * 64, sm3="0" * 64)
     revision.file.save("foreign.pdf", ContentFile(factories.sample_pdf_bytes()), save=True)
+    # An application for judicial confirmation to a court in the other province.
+    foreign_court = factories.organisation(Organisation.Kind.COURT, "外地人民法院", region="浙江省杭州市")
+    application = ConfirmationApplication(
+        case=case,
+        court=foreign_court,
+        submitted_by=owner,
+        package_size=4,
+        package_sha256="0" * 64,
+        package_sm3="0" * 64,
+        manifest_sha256="0" * 64,
+    )
+    application.package.save("foreign.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
     return {
         "case": case,
         "objects": {
@@ -126,6 +139,7 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "b": 1,
             "code": agreement.short_code,
             "name": "root.crt",
+            "application_pk": application.pk,
         },
     }
 

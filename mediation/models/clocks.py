@@ -12,6 +12,8 @@ class ClockKind(models.TextChoices):
     MEDIATOR_ACCEPTANCE = "mediator_acceptance", _("调解员接受委派期限")
     MEDIATION_TERM = "mediation_term", _("调解期限")
     JUDICIAL_CONFIRMATION = "judicial_confirmation", _("申请司法确认期限")
+    COURT_ACCEPTANCE = "court_acceptance", _("法院决定是否受理期限")
+    COURT_RULING = "court_ruling", _("法院审查裁定期限")
 
 
 class DayUnit(models.TextChoices):

@@ -39,6 +39,7 @@ _ROLE_HOME: dict[str, str] = {
     Role.INSTITUTION_AGENT: "institution_inbox",
     Role.CASE_MANAGER: "staff:case_list",
     Role.REGULATOR: "staff:statistics",
+    Role.COURT_CLERK: "judicial:court_inbox",
 }
 
 

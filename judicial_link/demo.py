@@ -1,0 +1,98 @@
+"""The demo's applications: one sent to the demo court with its package, one accepted and confirmed.
+
+Everything goes through the same services as a real application. What the demo cannot do for
+real — a person typing one-time codes, an institution scanning its business licence — is
+replaced by a signature made directly with the person's event certificate and by pages marked
+【演示】 standing in for the scans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.utils import timezone, translation
+
+from judicial_link import preflight, services
+from judicial_link.models import ConfirmationApplication
+from judicial_link.package import PackageFile
+from judicial_link.venue import VenueFacts
+from mediation import audience
+from mediation.models import Case, Organisation, User
+from signing import pki
+from signing import services as signing_services
+from signing.keys import key_service
+from signing.models import Agreement
+from signing.render import render_pdf
+
+
+def _application_form(case: Case, court: Organisation, agreement: Agreement) -> bytes:
+    latest = signing_services.latest_revision(agreement)
+    now = timezone.now()
+    with translation.override("zh-hans"):
+        context = {
+            "case": case,
+            "court": court,
+            "consumers": audience.consumers(case),
+            "effective_date": f"{timezone.localdate(agreement.effective_at or now):%Y年%m月%d日}",
+            "agreement_sha256": latest.sha256 if latest else "",
+            "created_w3c": now.isoformat(),
+            "modified_w3c": now.isoformat(),
+        }
+    identifier = hashlib.sha256(f"application:{case.pk}:{now.isoformat()}".encode()).hexdigest()[:32]
+    return render_pdf("judicial_link/pdf/application_form.html", context, identifier=identifier)
+
+
+def _signed_by_both(pdf: bytes, consumer: User, case: Case) -> bytes:
+    """Both applicants sign the form: the consumer's event certificate, then the institution's seal."""
+    authority = pki.authority()
+    event = authority.issue_event_certificate(consumer)
+    try:
+        pdf = signing_services.sign_in_new_field(pdf, "applicant-consumer", event, reason="申请司法确认")
+    finally:
+        key_service().after_signing(event)
+    seal = authority.seal_certificate(case.institution)
+    return signing_services.sign_in_new_field(pdf, "applicant-institution", seal, reason="申请司法确认")
+
+
+def _stand_in(title: str, case: Case) -> bytes:
+    """A page standing in for a scanned document the demo does not have."""
+    now = timezone.now()
+    context = {"title": title, "case": case, "created_w3c": now.isoformat(), "modified_w3c": now.isoformat()}
+    identifier = hashlib.sha256(f"stand-in:{case.pk}:{title}".encode()).hexdigest()[:32]
+    return render_pdf("judicial_link/pdf/stand_in.html", context, identifier=identifier)
+
+
+def apply_for_demo(sender: object, case: Case, users: dict[str, User], court: Organisation, **kwargs: Any) -> bool:
+    agreement = Agreement.objects.filter(case=case, state=Agreement.State.EFFECTIVE).first()
+    if agreement is None:
+        return False
+    consumer = audience.consumers(case)[0]
+    documents = []
+    for document in preflight.required_documents(case):
+        if document.derived:
+            continue
+        if document.code == preflight.APPLICATION_FORM:
+            content = _signed_by_both(_application_form(case, court, agreement), consumer, case)
+        else:
+            content = _stand_in(str(document.label), case)
+        path = "application/" + document.code.replace(":", "-") + ".pdf"
+        documents.append(PackageFile(path=path, doc_type=document.code, title=str(document.label), content=content))
+    # The demo's consumers live in the court's district (there is no domicile on accounts yet).
+    facts = VenueFacts(consumer_domiciles={consumer.pk: court.region})
+    services.submit_application(case, actor=consumer, court=court, documents=documents, facts=facts)
+    return True
+
+
+def confirm_for_demo(sender: object, case: Case, users: dict[str, User], **kwargs: Any) -> bool:
+    application = ConfirmationApplication.objects.filter(
+        case=case, state=ConfirmationApplication.State.SUBMITTED
+    ).first()
+    if application is None:
+        return False
+    clerk = users["demo_court_clerk"]
+    services.check_integrity(application)
+    year = timezone.localdate().year
+    services.accept(application, clerk=clerk, court_case_number=f"（{year}）粤0106民特{case.pk}号")
+    services.rule(application, clerk=clerk, confirmed=True, reasons="")
+    return True
