@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from io import BytesIO
 from typing import Any
 
@@ -60,13 +61,11 @@ def test_submitting_stores_the_package_and_starts_the_court_clock(
     assert application.state == State.SUBMITTED and application.venue_grounds
     with application.package.open("rb") as handle:
         data = handle.read()
-    import hashlib
-
     assert hashlib.sha256(data).hexdigest() == application.package_sha256 and len(data) == application.package_size
     acceptance = Deadline.objects.get(case=case, kind=ClockKind.COURT_ACCEPTANCE)
-    assert (
-        acceptance.due_date == acceptance.start_date + datetime.timedelta(days=3) or acceptance.provisional is not None
-    )
+    # 3 calendar days, rolled past a holiday or weekend end (民事诉讼法 Art 85), never shorter.
+    assert acceptance.status == Deadline.Status.RUNNING and acceptance.length_days == 3
+    assert acceptance.due_date >= acceptance.start_date + datetime.timedelta(days=3)
     assert Notification.objects.filter(recipient=clerk, kind="judicial.application.received").exists()
     assert LedgerEntry.objects.filter(case=case, action="judicial.application.submitted").exists()
 
