@@ -517,7 +517,6 @@ def render_signing_report(agreement: Agreement) -> bytes:
     certificates used. Unsigned; the caller seals it with the centre's seal."""
     agreement = Agreement.objects.select_related("case", "final_version", "finalised_by").get(pk=agreement.pk)
     generated_at = timezone.now()
-    font = pinned_font()
     with translation.override(settings.LANGUAGE_CODE):
         revisions = list(agreement.revisions.select_related("slot", "slot__signed_by").order_by("number"))
         events = list(agreement.events.select_related("actor", "slot").order_by("at", "pk"))
@@ -566,11 +565,8 @@ def render_signing_report(agreement: Agreement) -> bytes:
             "certificates": [_certificate_row(c) for c in _certificates(events)],
             **_document_dates(generated_at, generated_at),
         }
-        html = render_to_string("signing/pdf/signing_report.html", context)
-        css = _document_css(font)
     identifier = hashlib.sha256(f"{agreement.pk}:{generated_at.isoformat()}".encode()).hexdigest()[:32]
-    _, pdf = _write_pdf(html, css, font, identifier=identifier, attachments=[])
-    return pdf
+    return render_pdf("signing/pdf/signing_report.html", context, identifier=identifier)
 
 
 def _lifecycle(agreement: Agreement) -> list[tuple[str, str]]:
