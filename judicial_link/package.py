@@ -54,9 +54,10 @@ from pyhanko_certvalidator import ValidationContext
 
 from mediation import audience
 from mediation.ledger import case_excerpt, sm3_hex
-from mediation.models import Case, ClockKind, Deadline, Evidence, Organisation, User
+from mediation.models import Case, CaseState, ClockKind, Deadline, Evidence, Organisation, User
 from signing import pki, services, verify
 from signing.models import Agreement
+from signing.render import render_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ TITLES: dict[str, StrOrPromise] = {
     "signing_report": gettext_lazy("签署报告"),
     "ledger_excerpt": gettext_lazy("案件审计日志摘录（含哈希链）"),
     "parties": gettext_lazy("当事人送达地址及联系电话"),
+    "presiding_proof": gettext_lazy("调解组织主持调解证明（加盖印章）"),
 }
 PURPOSES: dict[str, StrOrPromise] = {"confirmation": gettext_lazy("司法确认申请")}
 
@@ -199,6 +201,41 @@ def agreement_document(case: Case) -> list[PackageFile]:
 def signing_report_document(case: Case) -> list[PackageFile]:
     report = services.signing_report(_effective_agreement(case))
     return [PackageFile("agreement/signing-report.pdf", "signing_report", _zh(TITLES["signing_report"]), report)]
+
+
+def _first_move(case: Case, state: str) -> datetime | None:
+    transition = case.transitions.filter(to_state=state).order_by("at", "pk").first()
+    return transition.at if transition else None
+
+
+def _date(moment: datetime | None) -> str:
+    return f"{timezone.localdate(moment):%Y年%m月%d日}" if moment else "—"
+
+
+def presiding_document(case: Case) -> list[PackageFile]:
+    """司法确认程序规定 Art 3: proof that the mediation organisation presided, sealed by the centre."""
+    agreement = _effective_agreement(case)
+    latest = services.latest_revision(agreement)
+    now = timezone.now()
+    with translation.override("zh-hans"):
+        context = {
+            "case": case,
+            "consumers": _consumers(case),
+            "mediators": "、".join(user.display_name for user in audience.mediators(case)),
+            "registered_date": _date(case.created_at),
+            "started_date": _date(_first_move(case, CaseState.MEDIATING)),
+            "effective_date": _date(agreement.effective_at),
+            "agreement_sha256": latest.sha256 if latest else "",
+            "today": _date(now),
+            "created_w3c": now.isoformat(),
+        }
+        reason = _("调解组织出具主持调解证明")
+    identifier = hashlib.sha256(f"presiding:{case.pk}:{now.isoformat()}".encode()).hexdigest()[:32]
+    pdf = render_pdf("judicial_link/pdf/presiding.html", context, identifier=identifier)
+    sealed = services.sign_in_new_field(
+        pdf, "centre-seal", pki.authority().seal_certificate(case.centre), reason=reason
+    )
+    return [PackageFile("agreement/presiding-proof.pdf", "presiding_proof", _zh(TITLES["presiding_proof"]), sealed)]
 
 
 def evidence_documents(case: Case) -> list[PackageFile]:
@@ -280,6 +317,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "confirmation": (
         agreement_document,
         signing_report_document,
+        presiding_document,
         evidence_documents,
         ledger_document,
         parties_document,

@@ -36,7 +36,7 @@ from judicial_link import package
 from judicial_link.package import BuiltPackage, PackageError, PackageFile, PackageUnreadableError
 from mediation import services
 from mediation.models import Case, Evidence, Organisation, Role, User
-from signing import pki
+from signing import pki, verify
 from tests import factories
 from tests import pdf_fixtures as pdfs
 from tests.signing_helpers import prepared_agreement, read_latest, sign_as
@@ -47,6 +47,7 @@ pytestmark = pytest.mark.django_db
 CONTENT_PATHS = [
     "agreement/agreement-signed.pdf",
     "agreement/signing-report.pdf",
+    "agreement/presiding-proof.pdf",
     "evidence/001.pdf",
     "evidence/002.png",
     "evidence/003.txt",
@@ -58,7 +59,13 @@ ALL_PATHS = sorted(
 )
 EVIDENCE_NAMES = ["信用卡分期合同.pdf", "手机银行截图.png", "客服通话记录.txt"]
 # Built at a different time from the same inputs: these entries carry the time of building.
-TIME_DEPENDENT = {"manifest.json", "manifest.json.p7s", "SHA256SUMS", "agreement/signing-report.pdf"}
+TIME_DEPENDENT = {
+    "manifest.json",
+    "manifest.json.p7s",
+    "SHA256SUMS",
+    "agreement/signing-report.pdf",
+    "agreement/presiding-proof.pdf",
+}
 
 
 def png_bytes() -> bytes:
@@ -294,6 +301,7 @@ def test_package_holds_the_agreement_report_evidence_ledger_and_parties(packaged
     assert {path: entry["doc_type"] for path, entry in listed.items()} == {
         "agreement/agreement-signed.pdf": "agreement",
         "agreement/signing-report.pdf": "signing_report",
+        "agreement/presiding-proof.pdf": "presiding_proof",
         "evidence/001.pdf": "evidence",
         "evidence/002.png": "evidence",
         "evidence/003.txt": "evidence",
@@ -309,6 +317,7 @@ def test_package_holds_the_agreement_report_evidence_ledger_and_parties(packaged
     assert [path for path, entry in listed.items() if entry["signed_pdf"]] == [
         "agreement/agreement-signed.pdf",
         "agreement/signing-report.pdf",
+        "agreement/presiding-proof.pdf",
     ]
 
     files = entries(packaged.built.zip_bytes)
@@ -368,7 +377,7 @@ def test_the_full_id_number_is_nowhere_in_the_package(packaged: Packaged, tmp_pa
         assert full.encode() not in blob
         assert full.encode("utf-16-be") not in blob
     # The PDFs' text (content streams are compressed and glyph-encoded, so read them as a person would).
-    for path in ("agreement/agreement-signed.pdf", "agreement/signing-report.pdf"):
+    for path in ("agreement/agreement-signed.pdf", "agreement/signing-report.pdf", "agreement/presiding-proof.pdf"):
         pdf = tmp_path / path.replace("/", "_")
         pdf.write_bytes(entries(packaged.built.zip_bytes)[path])
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -388,21 +397,47 @@ def test_the_full_id_number_is_nowhere_in_the_package(packaged: Packaged, tmp_pa
     assert packaged.consumer_id_masked in agreement_text.replace(" ", "")
 
 
+def test_the_presiding_proof_names_the_centre_and_mediator_and_carries_the_centre_seal(
+    packaged: Packaged, tmp_path: Path
+) -> None:
+    """司法确认程序规定 Art 3: proof that the mediation organisation presided, sealed by it."""
+    proof = entries(packaged.built.zip_bytes)["agreement/presiding-proof.pdf"]
+    pdf = tmp_path / "presiding-proof.pdf"
+    pdf.write_bytes(proof)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = text.replace(" ", "").replace("\n", "")
+    assert "调解组织主持调解证明" in flat
+    assert packaged.case_number in flat
+    assert "吴调解员" in flat and "张三" in flat
+    assert f"由{packaged.centre_name}依法主持调解" in flat
+    report = verify.verify_pdf(proof)
+    assert report.ok, report.verdict
+    assert [check.signer for check in report.signatures] == [f"{packaged.centre_name}电子印章"]
+
+
 def test_files_come_only_from_the_whitelisted_sources(packaged: Packaged) -> None:
     """在线调解规则 Art 18: nothing from a private caucus room; the sources are a closed list."""
     assert [source.__name__ for source in package.SOURCES["confirmation"]] == [
         "agreement_document",
         "signing_report_document",
+        "presiding_document",
         "evidence_documents",
         "ledger_document",
         "parties_document",
     ]
     allowed = re.compile(
-        r"agreement/(agreement-signed|signing-report)\.pdf|evidence/\d{3}\.\w+|ledger/ledger-excerpt\.json|parties\.json"
+        r"agreement/(agreement-signed|signing-report|presiding-proof)\.pdf|evidence/\d{3}\.\w+|ledger/ledger-excerpt\.json|parties\.json"
     )
     for entry in packaged.built.manifest["files"]:
         assert allowed.fullmatch(entry["path"]), entry["path"]
-        assert entry["doc_type"] in {"agreement", "signing_report", "evidence", "ledger_excerpt", "parties"}
+        assert entry["doc_type"] in {
+            "agreement",
+            "signing_report",
+            "presiding_proof",
+            "evidence",
+            "ledger_excerpt",
+            "parties",
+        }
     assert [p.path for p in packaged.built.files] == [e["path"] for e in packaged.built.manifest["files"]]
 
 
@@ -426,7 +461,7 @@ def test_same_inputs_give_the_same_zip_apart_from_what_carries_the_build_time(pa
             assert first[name] == second[name], name
 
     def without_time(manifest: dict[str, Any]) -> dict[str, Any]:
-        files = [f for f in manifest["files"] if f["path"] != "agreement/signing-report.pdf"]
+        files = [f for f in manifest["files"] if f["path"] not in TIME_DEPENDENT]
         return {**manifest, "created_at": None, "files": files}
 
     assert without_time(packaged.built.manifest) == without_time(packaged.again.manifest)
@@ -483,7 +518,11 @@ def test_our_verifier_accepts_the_package_as_built(packaged: Packaged) -> None:
     assert [check.path for check in report.files] == [e["path"] for e in packaged.built.manifest["files"]]
     assert all(check.ok for check in report.files)
     pdf_reports = {check.path: check.pdf for check in report.files if check.pdf is not None}
-    assert set(pdf_reports) == {"agreement/agreement-signed.pdf", "agreement/signing-report.pdf"}
+    assert set(pdf_reports) == {
+        "agreement/agreement-signed.pdf",
+        "agreement/signing-report.pdf",
+        "agreement/presiding-proof.pdf",
+    }
     assert len(pdf_reports["agreement/agreement-signed.pdf"].signatures) == 4  # type: ignore[union-attr]
     assert all(pdf.ok for pdf in pdf_reports.values() if pdf is not None)
     body = json.loads(json.dumps(report.as_dict(), ensure_ascii=False))
