@@ -215,6 +215,8 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "uploads"
 EVIDENCE_MAX_BYTES = envint("EVIDENCE_MAX_MB", 20) * 1024 * 1024
+# Mediation rooms: the longest text message, in characters.
+SESSION_MESSAGE_MAX_CHARS = envint("SESSION_MESSAGE_MAX_CHARS", 2000)
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

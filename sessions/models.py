@@ -1,1 +1,119 @@
+"""Mediation sessions and their rooms: the joint room and one private caucus (背对背) per side.
 
+The database is the source of truth for every message (Channels delivers at most once): each room
+numbers its messages 1, 2, 3, … without gaps, and a client that reconnects asks for everything
+after the last number it saw.
+
+在线调解规则 Art 18: what a side says in its caucus stays there — it reaches the joint room, the
+mediation record or a court package only if its author releases it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class MediationSession(models.Model):
+    """One scheduled sitting of a case's mediation."""
+
+    class Mode(models.TextChoices):
+        JOINT = "joint", _("面对面调解")
+        SEPARATE = "separate", _("背对背调解")
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("已安排")
+        OPEN = "open", _("进行中")
+        CLOSED = "closed", _("已结束")
+        CANCELLED = "cancelled", _("已取消")
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="mediation_sessions")
+    number = models.PositiveIntegerField(_("场次"))
+    mode = models.CharField(_("调解方式"), max_length=10, choices=Mode.choices, default=Mode.JOINT)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.SCHEDULED)
+    scheduled_start = models.DateTimeField(_("开始时间"))
+    scheduled_end = models.DateTimeField(_("预计结束时间"))
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # 在线调解规则 Art 22: the mediator records whether the parties consent to recording.
+    recording_consent = models.BooleanField(_("同意录音录像"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "number"]
+        constraints = [models.UniqueConstraint(fields=["case", "number"], name="one_session_number_per_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.number}"
+
+
+class Room(models.Model):
+    """The joint room of a case, or one side's private caucus with the mediators."""
+
+    class Kind(models.TextChoices):
+        JOINT = "joint", _("联合调解室")
+        CAUCUS = "caucus", _("单方会谈室")
+
+    JOINT_SIDE = ""
+    INSTITUTION_SIDE = "institution"
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="rooms")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # "" for the joint room; "consumer:<user id>" or "institution" for a caucus.
+    side = models.CharField(max_length=40, blank=True)
+    # The number of the room's last message: the next one gets last_seq + 1 under a row lock.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "kind", "side"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "side"], name="one_room_per_case_side"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="joint", side="") | (models.Q(kind="caucus") & ~models.Q(side=""))),
+                name="joint_room_has_no_side_caucus_has_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.kind}:{self.side}"
+
+    @property
+    def is_caucus(self) -> bool:
+        return self.kind == self.Kind.CAUCUS
+
+
+class Message(models.Model):
+    """One message in a room, numbered without gaps within the room."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("文字")
+        SYSTEM = "system", _("系统消息")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    # A system message's machine-readable event (joined, left, moved, released, …).
+    event = models.JSONField(default=dict, blank=True)
+    session = models.ForeignKey(
+        MediationSession, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A caucus message its author released to the joint room (在线调解规则 Art 18), and the copy made there.
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="released_copy"
+    )
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="gap_free_sequence_per_room")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq}"

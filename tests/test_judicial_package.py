@@ -25,10 +25,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from django.apps import apps
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import models, transaction
+from django.db import transaction
 from django.test import TestCase, override_settings
 from PIL import Image
 
@@ -36,6 +35,8 @@ from judicial_link import package
 from judicial_link.package import BuiltPackage, PackageError, PackageFile, PackageUnreadableError
 from mediation import services
 from mediation.models import Case, Evidence, Organisation, Role, User
+from sessions import services as room_services
+from sessions.models import Message, Room
 from signing import pki, verify
 from tests import factories
 from tests import pdf_fixtures as pdfs
@@ -91,16 +92,20 @@ class Packaged:
     court_name: str
     due_date: str
     root_pem: bytes
-    session_texts: list[str]  # every text in mediation_sessions rows at packaging time, once that app has models
+    session_texts: list[str]  # every unreleased caucus message at packaging time
+
+
+CAUCUS_TEXTS = [
+    "私下说，我最低可以接受退还八千三百元。",
+    "调解员建议：先不要向银行透露这个底线。",
+    "行方内部授权上限为一万二千元整。",
+]
 
 
 def _session_texts() -> list[str]:
-    texts = []
-    for model in apps.get_app_config("mediation_sessions").get_models():
-        text_fields = [f.name for f in model._meta.get_fields() if isinstance(f, models.CharField | models.TextField)]
-        for row in model._default_manager.values_list(*text_fields):
-            texts += [value for value in row if isinstance(value, str) and len(value) >= 4]
-    return texts
+    """Every message said in a private caucus and not released by its author."""
+    caucus = Message.objects.filter(room__kind=Room.Kind.CAUCUS, released_at__isnull=True)
+    return list(caucus.values_list("body", flat=True))
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +165,13 @@ def _build_everything() -> Packaged:
     ]
     for name, content, content_type in uploads:
         services.add_evidence(case, user=consumer, upload=SimpleUploadedFile(name, content, content_type=content_type))
+
+    # What each side tells the mediator in its private caucus (背对背): never in a package (Art 18).
+    rooms = {room.side: room for room in room_services.rooms_for_case(case)}
+    room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=consumer, body=CAUCUS_TEXTS[0])
+    room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=mediator, body=CAUCUS_TEXTS[1])
+    room_services.post_message(rooms["institution"], author=bank_agent, body=CAUCUS_TEXTS[2])
+    room_services.post_message(rooms[""], author=mediator, body="请双方陈述各自的意见。")
 
     agreement = prepared_agreement(case, mediator)
     for person in (consumer, bank_agent, mediator, case_manager):
@@ -441,16 +453,21 @@ def test_files_come_only_from_the_whitelisted_sources(packaged: Packaged) -> Non
     assert [p.path for p in packaged.built.files] == [e["path"] for e in packaged.built.manifest["files"]]
 
 
-def test_nothing_from_a_mediation_session_reaches_the_package(packaged: Packaged) -> None:
-    session_models = list(apps.get_app_config("mediation_sessions").get_models())
-    if not session_models:
-        pytest.skip("mediation_sessions has no models yet: there is no caucus content that could leak")
-    assert packaged.session_texts, (
-        "mediation_sessions has models now: give packaged_signed_case() a private caucus message to look for"
-    )
-    readable = [packaged.built.zip_bytes, *entries(packaged.built.zip_bytes).values()]
-    for text in packaged.session_texts:
-        assert all(text.encode() not in blob for blob in readable), text
+def test_nothing_said_in_a_private_caucus_reaches_the_package(packaged: Packaged, tmp_path: Path) -> None:
+    """在线调解规则 Art 18, against real caucus messages: not in the ZIP, any entry, or any PDF's text."""
+    assert sorted(packaged.session_texts) == sorted(CAUCUS_TEXTS)
+    files = entries(packaged.built.zip_bytes)
+    readable = [packaged.built.zip_bytes, *files.values()]
+    for path, content in files.items():
+        if path.endswith(".pdf"):
+            pdf = tmp_path / path.replace("/", "_")
+            pdf.write_bytes(content)
+            text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+            readable.append("".join(text.split()).encode())
+    for said in packaged.session_texts:
+        for fragment in (said, said[:8], said[-8:]):
+            assert all(fragment.encode() not in blob for blob in readable), fragment
+            assert all(fragment.encode("utf-16-be") not in blob for blob in readable), fragment
 
 
 def test_same_inputs_give_the_same_zip_apart_from_what_carries_the_build_time(packaged: Packaged) -> None:

@@ -1,0 +1,192 @@
+"""Rooms and messages: who may read and write where, and gap-free numbering.
+
+Every write re-checks permission against the case as it is now, so a mediator removed by recusal
+or a party removed from the case cannot write a moment later. A message gets its number under a
+lock on its room's row (``last_seq + 1``, backed by the unique ``(room, seq)``), so the numbers
+in a room are 1, 2, 3, … with no gap and no duplicate, on SQLite and on PostgreSQL alike. Side
+effects (the broadcast) run only after the transaction commits, carrying that number.
+
+在线调解规则 Art 18: a caucus holds one side and the mediators. Its messages go nowhere else
+unless their author releases them, which posts a copy into the joint room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mediation import ledger, permissions
+from mediation.models import Case, CaseParticipant, User
+from mediation.services import CaseError
+from sessions.models import Message, Room
+
+Kind = Room.Kind
+Broadcast = Callable[[Message], None]
+_broadcasters: list[Broadcast] = []
+
+
+class RoomError(CaseError):
+    """Refused; ``code`` is stable (websocket error frames and API bodies carry it)."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def register_broadcaster(broadcast: Broadcast) -> None:
+    """Called with every message after its transaction commits (the real-time layer plugs in here)."""
+    if broadcast not in _broadcasters:
+        _broadcasters.append(broadcast)
+
+
+def consumer_side(user: User) -> str:
+    return f"consumer:{user.pk}"
+
+
+def rooms_for_case(case: Case) -> list[Room]:
+    """The joint room and a caucus for each consumer and for the institution, created on first use."""
+    sides = [(Kind.JOINT, Room.JOINT_SIDE)]
+    consumers = case.participants.filter(capacity=CaseParticipant.Capacity.CONSUMER).order_by("user_id")
+    sides += [(Kind.CAUCUS, f"consumer:{user_id}") for user_id in consumers.values_list("user_id", flat=True)]
+    sides.append((Kind.CAUCUS, Room.INSTITUTION_SIDE))
+    return [Room.objects.get_or_create(case=case, kind=kind, side=side)[0] for kind, side in sides]
+
+
+def joint_room(case: Case) -> Room:
+    return Room.objects.get_or_create(case=case, kind=Kind.JOINT, side=Room.JOINT_SIDE)[0]
+
+
+def caucus_of(case: Case, side: str) -> Room:
+    return Room.objects.get_or_create(case=case, kind=Kind.CAUCUS, side=side)[0]
+
+
+def _is_mediator(user: User, case: Case) -> bool:
+    return user.has_perm(permissions.MEDIATE, case)
+
+
+def _sides_of(user: User, case: Case) -> set[str]:
+    """The caucus sides ``user`` belongs to on ``case`` (none for mediators and centre staff)."""
+    sides = set()
+    if case.participants.filter(
+        user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
+    ).exists():
+        sides.add(consumer_side(user))
+    if user.has_perm(permissions.ANSWER, case):
+        sides.add(Room.INSTITUTION_SIDE)
+    return sides
+
+
+def may_enter(user: User, room: Room) -> bool:
+    """The joint room: both sides and the mediators; a caucus: that side and the mediators."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    case = room.case
+    if _is_mediator(user, case):
+        return True
+    sides = _sides_of(user, case)
+    if room.kind == Kind.JOINT:
+        return bool(sides)
+    return room.side in sides
+
+
+def rooms_for_user(user: User, case: Case) -> list[Room]:
+    return [room for room in rooms_for_case(case) if may_enter(user, room)]
+
+
+def room_for_user(user: User, pk: int | str) -> Room:
+    """The one door to a room: returns it, or raises :class:`RoomError` ``not_found`` (a 404 /
+    a 4403 refusal) for anyone who may not enter — an outsider learns nothing."""
+    try:
+        room = Room.objects.select_related("case").get(pk=pk)
+    except (Room.DoesNotExist, ValueError):
+        raise RoomError("not_found", _("找不到该调解室。")) from None
+    if not may_enter(user, room):
+        raise RoomError("not_found", _("找不到该调解室。"))
+    return room
+
+
+def _clean_body(body: Any) -> str:
+    if not isinstance(body, str):
+        raise RoomError("invalid_body", _("消息内容必须是文字。"), field="body")
+    text = body.strip()
+    if not text:
+        raise RoomError("empty_body", _("消息内容不能为空。"), field="body")
+    limit = settings.SESSION_MESSAGE_MAX_CHARS
+    if len(text) > limit:
+        raise RoomError(
+            "too_long",
+            _("消息过长：最多 %(limit)d 字，当前 %(length)d 字。") % {"limit": limit, "length": len(text)},
+            field="body",
+        )
+    return text
+
+
+def _append(room: Room, *, author: User | None, body: str, kind: str, event: dict[str, Any] | None = None) -> Message:
+    """Number and store one message; must run inside a transaction."""
+    locked = Room.objects.select_for_update().get(pk=room.pk)
+    locked.last_seq += 1
+    locked.save(update_fields=["last_seq"])
+    message = Message.objects.create(
+        room=locked, seq=locked.last_seq, kind=kind, author=author, body=body, event=event or {}
+    )
+    for broadcast in list(_broadcasters):
+        transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
+    return message
+
+
+def post_message(room: Room, *, author: User, body: Any) -> Message:
+    """A participant's text message; permission re-checked against the case as it is now."""
+    text = _clean_body(body)
+    with transaction.atomic():
+        room = Room.objects.select_related("case").get(pk=room.pk)
+        if not may_enter(author, room):
+            raise RoomError("forbidden", _("您已无权在该调解室发言。"))
+        return _append(room, author=author, body=text, kind=Message.Kind.TEXT)
+
+
+def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
+    """A system event (joined, left, moved to a caucus, …) in the room's own numbering."""
+    with transaction.atomic():
+        return _append(room, author=None, body=body, kind=Message.Kind.SYSTEM, event=event)
+
+
+def messages_after(room: Room, after: int = 0, *, limit: int = 500) -> QuerySet[Message]:
+    """The messages numbered above ``after``, in order: what a reconnecting client missed."""
+    return room.messages.filter(seq__gt=max(0, after)).order_by("seq").select_related("author")[:limit]
+
+
+def release(message: Message, *, user: User, ip: str | None = None) -> Message:
+    """在线调解规则 Art 18: the author of a caucus message releases it to the joint room."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().select_related("room__case").get(pk=message.pk)
+        room = message.room
+        if not may_enter(user, room) or message.author_id != user.pk:
+            raise RoomError("not_author", _("只有发言人本人可以公开自己在单方会谈中的发言。"))
+        if not room.is_caucus:
+            raise RoomError("not_caucus", _("该发言已在联合调解室中，无需公开。"))
+        if message.released_at is not None:
+            return message.released_copy
+        joint = joint_room(room.case)
+        if not may_enter(user, joint):
+            raise RoomError("forbidden", _("您已无权在该调解室发言。"))
+        message.released_at = timezone.now()
+        message.save(update_fields=["released_at"])
+        copy = _append(joint, author=user, body=message.body, kind=Message.Kind.TEXT)
+        copy.released_from = message
+        copy.save(update_fields=["released_from"])
+        ledger.record(
+            "sessions.caucus.released",
+            actor=user,
+            case=room.case,
+            ip=ip,
+            data={"room": room.pk, "seq": message.seq, "joint_seq": copy.seq},
+        )
+        return copy
