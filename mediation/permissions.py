@@ -15,7 +15,9 @@ the case exists.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, Group
+from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.dispatch import Signal
 from django.http import Http404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
@@ -26,6 +28,10 @@ ANSWER = "mediation.answer_case"
 MANAGE = "mediation.manage_case"
 MEDIATE = "mediation.mediate_case"
 TAKE_PART = "mediation.take_part_case"
+
+# Sent after commit with ``case`` and ``user`` when a participation's permissions are withdrawn,
+# so that whatever that person holds open on the case (a room's websocket) can close at once.
+access_withdrawn = Signal()
 
 CAPACITY_PERMS: dict[str, list[str]] = {
     CaseParticipant.Capacity.CONSUMER: [VIEW, TAKE_PART],
@@ -85,6 +91,8 @@ def withdraw_participant(participant: CaseParticipant) -> None:
     for perm in CAPACITY_PERMS[participant.capacity]:
         if perm not in still:
             remove_perm(perm, participant.user, participant.case)
+    case, user = participant.case, participant.user
+    transaction.on_commit(lambda: access_withdrawn.send(sender=CaseParticipant, case=case, user=user), robust=True)
 
 
 def get_case_for_user(user: User | AnonymousUser, pk: int | str, *, perm: str = VIEW) -> Case:

@@ -217,6 +217,10 @@ MEDIA_ROOT = VAR_DIR / "uploads"
 EVIDENCE_MAX_BYTES = envint("EVIDENCE_MAX_MB", 20) * 1024 * 1024
 # Mediation rooms: the longest text message, in characters.
 SESSION_MESSAGE_MAX_CHARS = envint("SESSION_MESSAGE_MAX_CHARS", 2000)
+# A connection counts as present while its last ping is this recent (clients ping every 20 s).
+SESSION_PRESENCE_SECONDS = envint("SESSION_PRESENCE_SECONDS", 60)
+# Per person and room: at most this many messages in any 10 seconds.
+SESSION_MESSAGES_PER_10S = envint("SESSION_MESSAGES_PER_10S", 20)
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

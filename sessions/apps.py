@@ -11,3 +11,7 @@ class MediationSessionsConfig(AppConfig):
     name = "sessions"
     label = "mediation_sessions"
     verbose_name = "Mediation sessions"
+
+    def ready(self) -> None:
+        # Registers the after-commit broadcast and the access-withdrawn hook, whatever server runs.
+        from sessions import consumers  # noqa: F401

@@ -99,6 +99,9 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     body = models.TextField()
+    # The sender's own id for the message: a client re-sending after a reconnect gets the stored
+    # message back instead of a second copy.
+    client_id = models.CharField(max_length=64, blank=True)
     # A system message's machine-readable event (joined, left, moved, released, …).
     event = models.JSONField(default=dict, blank=True)
     session = models.ForeignKey(
@@ -113,7 +116,31 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["room", "seq"]
-        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="gap_free_sequence_per_room")]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="gap_free_sequence_per_room"),
+            models.UniqueConstraint(
+                fields=["room", "author", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="one_message_per_client_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"
+
+
+class Presence(models.Model):
+    """One open connection to a room, in whichever server process holds it.
+
+    Rows of a process that died go stale: a connection counts only while ``seen_at`` is recent
+    (the client pings; ``SESSION_PRESENCE_SECONDS``).
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="presences")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, unique=True)
+    connected_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.room_id}"

@@ -12,6 +12,8 @@ unless their author releases them, which posts a copy into the joint room.
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +26,10 @@ from django.utils.translation import gettext as _
 from mediation import ledger, permissions
 from mediation.models import Case, CaseParticipant, User
 from mediation.services import CaseError
-from sessions.models import Message, Room
+from sessions.models import Message, Presence, Room
 
 Kind = Room.Kind
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 Broadcast = Callable[[Message], None]
 _broadcasters: list[Broadcast] = []
 
@@ -129,27 +132,54 @@ def _clean_body(body: Any) -> str:
     return text
 
 
-def _append(room: Room, *, author: User | None, body: str, kind: str, event: dict[str, Any] | None = None) -> Message:
+def _append(
+    room: Room,
+    *,
+    author: User | None,
+    body: str,
+    kind: str,
+    event: dict[str, Any] | None = None,
+    client_id: str = "",
+) -> Message:
     """Number and store one message; must run inside a transaction."""
-    locked = Room.objects.select_for_update().get(pk=room.pk)
+    locked = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
     locked.last_seq += 1
     locked.save(update_fields=["last_seq"])
     message = Message.objects.create(
-        room=locked, seq=locked.last_seq, kind=kind, author=author, body=body, event=event or {}
+        room=locked, seq=locked.last_seq, kind=kind, author=author, body=body, event=event or {}, client_id=client_id
     )
     for broadcast in list(_broadcasters):
         transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
     return message
 
 
-def post_message(room: Room, *, author: User, body: Any) -> Message:
-    """A participant's text message; permission re-checked against the case as it is now."""
+def _clean_client_id(client_id: Any) -> str:
+    if client_id is None or client_id == "":
+        return ""
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise RoomError(
+            "invalid_client_id", _("client_id 须为 1 至 64 位字母、数字、下划线或连字符。"), field="client_id"
+        )
+    return client_id
+
+
+def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") -> Message:
+    """A participant's text message; permission re-checked against the case as it is now.
+
+    With a ``client_id``, sending again (after a reconnect, say) returns the message already
+    stored under it instead of storing a second copy.
+    """
     text = _clean_body(body)
+    client_id = _clean_client_id(client_id)
     with transaction.atomic():
         room = Room.objects.select_related("case").get(pk=room.pk)
         if not may_enter(author, room):
             raise RoomError("forbidden", _("您已无权在该调解室发言。"))
-        return _append(room, author=author, body=text, kind=Message.Kind.TEXT)
+        if client_id:
+            sent = Message.objects.filter(room=room, author=author, client_id=client_id).first()
+            if sent is not None:
+                return sent
+        return _append(room, author=author, body=text, kind=Message.Kind.TEXT, client_id=client_id)
 
 
 def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
@@ -190,3 +220,27 @@ def release(message: Message, *, user: User, ip: str | None = None) -> Message:
             data={"room": room.pk, "seq": message.seq, "joint_seq": copy.seq},
         )
         return copy
+
+
+# --- presence ------------------------------------------------------------------------------------
+
+
+def join(room: Room, *, user: User, channel_name: str) -> None:
+    Presence.objects.update_or_create(
+        channel_name=channel_name, defaults={"room": room, "user": user, "seen_at": timezone.now()}
+    )
+
+
+def touch(channel_name: str) -> None:
+    Presence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+
+
+def leave(channel_name: str) -> None:
+    Presence.objects.filter(channel_name=channel_name).delete()
+
+
+def present(room: Room) -> list[User]:
+    """Who is in the room now: an open connection seen within ``SESSION_PRESENCE_SECONDS``."""
+    since = timezone.now() - datetime.timedelta(seconds=settings.SESSION_PRESENCE_SECONDS)
+    ids = Presence.objects.filter(room=room, seen_at__gte=since).values_list("user_id", flat=True)
+    return list(User.objects.filter(pk__in=set(ids)).order_by("pk"))
