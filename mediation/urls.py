@@ -10,6 +10,8 @@ urlpatterns = [
     path("centre/", include("mediation.views.urls_staff")),
     # The mediator pool: public roster, neutrality, assignment, caseloads, evaluation.
     path("pool/", include("mediators.urls")),
+    # Mediation rooms: the joint room and the caucus rooms (websockets in mediation/routing.py).
+    path("", include("sessions.urls")),
     # Agreements and signatures, public verification, the built-in CA and time-stamping service.
     path("", include("signing.urls")),
     # Judicial confirmation: readiness, venue (and, to come, applications and the court side).

@@ -14,4 +14,8 @@ class MediationSessionsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the after-commit broadcast and the access-withdrawn hook, whatever server runs.
+        from mediation.views.cases import register_case_panel
         from sessions import consumers  # noqa: F401
+        from sessions.case_panel import rooms_panel
+
+        register_case_panel(rooms_panel)

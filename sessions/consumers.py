@@ -52,6 +52,7 @@ def message_frame(message: Message) -> dict[str, Any]:
         "event": message.event,
         "client_id": message.client_id or None,
         "released_from": message.released_from_id,
+        "released": message.released_at is not None,
         "at": timezone.localtime(message.created_at).isoformat(),
     }
 
@@ -136,6 +137,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "hello": self._hello,
             "send": self._send,
             "typing": self._typing,
+            "release": self._release,
             "ping": self._ping,
         }.get(content["type"])
         if handler is None:
@@ -199,6 +201,25 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await self.close(code=REFUSED)
             return
         await self.send_json({"type": "ack", "client_id": message.client_id or None, "seq": message.seq})
+
+    async def _release(self, content: dict[str, Any]) -> None:
+        """在线调解规则 Art 18: the author releases a caucus statement to the joint room."""
+        seq = content.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            await self.send_json(_error("invalid_seq", _("seq 必须是正整数。"), field="seq"))
+            return
+        try:
+            copy = await database_sync_to_async(self._release_seq)(seq)
+        except RoomError as error:
+            await self.send_json(_error(error.code, error.message, field=error.field, seq=seq))
+            return
+        await self.send_json({"type": "released", "seq": seq, "joint_room": copy.room_id, "joint_seq": copy.seq})
+
+    def _release_seq(self, seq: int) -> Message:
+        message = self.room.messages.filter(seq=seq).first()
+        if message is None:
+            raise RoomError("unknown_seq", _("该调解室没有这条消息。"), field="seq")
+        return services.release(message, user=self.user, ip=self.scope.get("client", [None])[0])
 
     async def _typing(self, content: dict[str, Any]) -> None:
         now = timezone.now().timestamp()

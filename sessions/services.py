@@ -44,6 +44,10 @@ class RoomError(CaseError):
         self.field = field
 
 
+def message_max_chars() -> int:
+    return int(settings.SESSION_MESSAGE_MAX_CHARS)
+
+
 def register_broadcaster(broadcast: Broadcast) -> None:
     """Called with every message after its transaction commits (the real-time layer plugs in here)."""
     if broadcast not in _broadcasters:
@@ -122,7 +126,7 @@ def _clean_body(body: Any) -> str:
     text = body.strip()
     if not text:
         raise RoomError("empty_body", _("消息内容不能为空。"), field="body")
-    limit = settings.SESSION_MESSAGE_MAX_CHARS
+    limit = message_max_chars()
     if len(text) > limit:
         raise RoomError(
             "too_long",

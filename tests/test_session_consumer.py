@@ -366,3 +366,39 @@ async def test_ready_lists_who_is_present(mediating_case: Case, consumer: User, 
     assert sorted(p["name"] for p in ready["present"]) == ["吴调解员", "张三"]
     await first.close()
     await second.close()
+
+
+# --- releasing a caucus statement (Art 18) --------------------------------------------------------
+
+
+async def test_the_author_releases_a_caucus_statement_to_the_joint_room(
+    mediating_case: Case, consumer: User, mediator: User
+) -> None:
+    rooms = await sync_to_async(rooms_of)(mediating_case)
+    caucus = await connection(consumer, rooms[f"consumer:{consumer.pk}"])
+    mediator_caucus = await connection(mediator, rooms[f"consumer:{consumer.pk}"])
+    joint = await connection(mediator, rooms["joint"])
+    for person in (caucus, mediator_caucus, joint):
+        assert (await person.open())[0]
+        await person.hello()
+    await caucus.send({"type": "send", "body": "我同意公开这一点：可以分十二期。", "client_id": "r-1"})
+    await caucus.until("ack")
+    assert await joint.quiet()  # nothing reaches the joint room by itself
+
+    await mediator_caucus.send({"type": "release", "seq": 1})
+    refused = await mediator_caucus.until("error")
+    assert (refused[-1]["code"], refused[-1]["seq"]) == ("not_author", 1)
+    for bad, code in (({"type": "release", "seq": "1"}, "invalid_seq"), ({"type": "release", "seq": 9}, "unknown_seq")):
+        await caucus.send(bad)
+        assert (await caucus.until("error"))[-1]["code"] == code
+    assert await joint.quiet()
+
+    await caucus.send({"type": "release", "seq": 1})
+    released = (await caucus.until("released"))[-1]
+
+    assert released == {"type": "released", "seq": 1, "joint_room": rooms["joint"].pk, "joint_seq": 1}
+    copy = (await joint.messages(1))[0]
+    assert (copy["body"], copy["author"]["id"], copy["seq"]) == ("我同意公开这一点：可以分十二期。", consumer.pk, 1)
+    assert copy["released_from"] is not None
+    for person in (caucus, mediator_caucus, joint):
+        await person.close()
