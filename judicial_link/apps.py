@@ -8,10 +8,11 @@ class JudicialLinkConfig(AppConfig):
     def ready(self) -> None:
         # The core may not import judicial_link (dependencies point left): its case-page section
         # is plugged in from here.
-        from judicial_link.case_panel import confirmation_panel
+        from judicial_link.case_panel import confirmation_panel, termination_panel
         from mediation.views.cases import register_case_panel
 
         register_case_panel(confirmation_panel)
+        register_case_panel(termination_panel)
 
         # The court's own clocks remind the court's clerks.
         from judicial_link.services import court_of_open_application
