@@ -23,7 +23,10 @@ class JudicialLinkConfig(AppConfig):
         register_recipients(ClockKind.COURT_RULING, court_of_open_application)
 
         from judicial_link import demo
-        from mediation.demo import demo_confirmation_applying, demo_confirmation_ruling
+        from mediation.demo import demo_confirmation_applying, demo_confirmation_ruling, demo_mediation_terminated
 
         demo_confirmation_applying.connect(demo.apply_for_demo, weak=False, dispatch_uid="judicial.demo_apply")
         demo_confirmation_ruling.connect(demo.confirm_for_demo, weak=False, dispatch_uid="judicial.demo_confirm")
+        demo_mediation_terminated.connect(
+            demo.record_termination_for_demo, weak=False, dispatch_uid="judicial.demo_termination"
+        )

@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from judicial_link import package, termination
 from judicial_link.models import ReferralPackage, TerminationRecord
 from judicial_link.termination import TerminationError
 from mediation import services
-from mediation.models import Case, LedgerEntry, Notification, TerminationReason, User
+from mediation.models import Case, CaseState, LedgerEntry, Notification, TerminationReason, User
 from signing import verify
 from signing.evidence import Origin
 from tests import factories
@@ -391,3 +393,19 @@ def test_nothing_from_a_mediation_session_reaches_the_referral(signed_case: Case
     if not list(apps.get_app_config("mediation_sessions").get_models()):
         pytest.skip("mediation_sessions has no models yet: there is no caucus content that could leak")
     pytest.fail("mediation_sessions has models now: put a private caucus message on signed_case and look for it")
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+def test_the_demo_terminated_case_has_a_signed_record_and_a_verifiable_referral() -> None:
+    call_command("load_demo", stdout=StringIO())
+
+    case = Case.objects.get(state=CaseState.TERMINATED)
+    record = TerminationRecord.objects.get(case=case)
+    report = verify.verify_pdf(termination.read_signed(record))
+    assert report.ok, report.verdict
+    assert [s.field_name for s in report.signatures] == ["mediator", "centre-seal"]
+    assert record.signed_by == User.objects.get(username="demo_mediator")
+    assert LedgerEntry.objects.get(action="judicial.termination.signed", case=case).data["verification"] == "demo-data"
+    assert package.verify_package(_referral_bytes(ReferralPackage.objects.get(case=case))).ok
