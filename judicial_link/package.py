@@ -21,6 +21,11 @@ own signatures.
 nothing said in a private caucus room may reach a court. ``package_files`` therefore reads only
 the whitelisted sources in ``SOURCES``; nothing here reads ``mediation_sessions``. A future
 mediation record (调解笔录) of the joint room comes in through ``extra_files`` from its owner.
+
+Purpose ``referral`` (诉调对接, 在线调解规则 Art 21: mediation failed, the materials go to a court for
+filing) has ``termination/termination-record.pdf`` (signed by the mediator, sealed by the centre),
+``complaint/complaint.json`` and ``complaint/institution-answer.json`` instead of the agreement and
+its report, and no court in the manifest; the rest is the same. Agreement drafts never enter it.
 """
 
 from __future__ import annotations
