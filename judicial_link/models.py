@@ -136,7 +136,7 @@ class ReferralPackage(models.Model):
     """诉讼材料包: the litigation-referral package of a terminated case, built once the record is signed."""
 
     case = models.OneToOneField("mediation.Case", on_delete=models.CASCADE, related_name="referral_package")
-    record = models.ForeignKey(TerminationRecord, on_delete=models.PROTECT, related_name="+")
+    record = models.ForeignKey(TerminationRecord, on_delete=models.RESTRICT, related_name="+")
     built_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     built_at = models.DateTimeField(auto_now_add=True)
     package = models.FileField(upload_to=termination_upload_path, max_length=300)

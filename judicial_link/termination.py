@@ -16,6 +16,7 @@ follows at once, which makes it the organisation's record. A signed record never
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -99,7 +100,7 @@ def _require_drafter(user: User, case: Case) -> None:
 # --- the draft -------------------------------------------------------------------------------------
 
 
-def terminated_at(case: Case) -> Any:
+def terminated_at(case: Case) -> datetime.datetime | None:
     transition = case.transitions.filter(to_state=CaseState.TERMINATED).order_by("-at", "-pk").first()
     return transition.at if transition else None
 
@@ -178,13 +179,13 @@ def save_draft(case: Case, *, actor: User, texts: dict[str, str], ip: str | None
         case = _lock_case(case)
         _require_terminated(case)
         _require_drafter(actor, case)
-        cleaned = _clean(texts)
         record = TerminationRecord.objects.select_for_update().filter(case=case).first()
+        if record is not None and record.is_signed:
+            raise TerminationError("signed", _("调解终结记录已签署，不能再修改。"))
+        cleaned = _clean(texts)
         created = record is None
         if record is None:
             record = TerminationRecord(case=case, reason=case.termination_reason, drafted_by=actor)
-        elif record.is_signed:
-            raise TerminationError("signed", _("调解终结记录已签署，不能再修改。"))
         for name, value in cleaned.items():
             setattr(record, name, value)
         record.drafted_by = actor
@@ -207,7 +208,7 @@ def record_of(case: Case) -> TerminationRecord | None:
 # --- the PDF ---------------------------------------------------------------------------------------
 
 
-def _date(moment: Any) -> str:
+def _date(moment: datetime.datetime | None) -> str:
     return f"{timezone.localdate(moment):%Y年%m月%d日}" if moment else ""
 
 
