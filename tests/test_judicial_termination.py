@@ -319,6 +319,11 @@ def test_the_referral_package_is_verified_three_ways(
     pdf = next(check.pdf for check in report.files if check.path == "termination/termination-record.pdf")
     assert pdf is not None and pdf.ok and len(pdf.signatures) == 2
 
+    (tmp_path / "referral.zip").write_bytes(data)
+    out = StringIO()
+    call_command("verify_package", str(tmp_path / "referral.zip"), "--json", stdout=out)
+    assert json.loads(out.getvalue())["ok"] is True
+
     directory = unzip(data, tmp_path)
     result = openssl_verify(directory)
     assert result.returncode == 0 and "Verification successful" in result.stderr, result.stderr
