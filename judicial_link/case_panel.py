@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from judicial_link import termination
+from judicial_link.models import ReferralPackage
 from mediation import permissions
 from mediation.models import Case, CaseState, ClockKind, Deadline, User
 from mediation.views.cases import CasePanel
@@ -25,5 +27,20 @@ def confirmation_panel(user: User, case: Case) -> CasePanel | None:
             "window": window,
             "closed": window is not None and window.status == Deadline.Status.EXPIRED,
             "may_apply": case.state == CaseState.AGREEMENT_EFFECTIVE,
+        },
+    )
+
+
+def termination_panel(user: User, case: Case) -> CasePanel | None:
+    """在线调解规则 Art 21: once mediation has failed, the termination record and the referral package."""
+    if case.state != CaseState.TERMINATED or not user.has_perm(permissions.VIEW, case):
+        return None
+    return CasePanel(
+        "judicial_link/termination/_case_panel.html",
+        {
+            "case": case,
+            "record": termination.record_of(case),
+            "drafter": termination.may_draft(user, case),
+            "referral": ReferralPackage.objects.filter(case=case).first(),
         },
     )

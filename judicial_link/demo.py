@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone, translation
 
-from judicial_link import preflight, services
+from judicial_link import preflight, services, termination
 from judicial_link.models import ConfirmationApplication
 from judicial_link.package import PackageFile
 from judicial_link.venue import VenueFacts
@@ -95,4 +95,32 @@ def confirm_for_demo(sender: object, case: Case, users: dict[str, User], **kwarg
     year = timezone.localdate().year
     services.accept(application, clerk=clerk, court_case_number=f"（{year}）粤0106民特{case.pk}号")
     services.rule(application, clerk=clerk, confirmed=True, reasons="")
+    return True
+
+
+def record_termination_for_demo(sender: object, case: Case, users: dict[str, User], **kwargs: Any) -> bool:
+    """The mediator's termination record, signed with their certificate (no code typed) and sealed,
+    then the referral package, built by the consumer."""
+    mediator = users["demo_mediator"]
+    texts = termination.proposed_text(case)
+    texts["undisputed_facts"] = "双方确认投诉所述交易真实发生，争议在于被投诉机构应否承担责任及承担多少。"
+    record = termination.save_draft(case, actor=mediator, texts=texts)
+    pdf = termination.render_record(record)
+    event = pki.authority().issue_event_certificate(mediator)
+    try:
+        signed = signing_services.sign_in_new_field(
+            pdf, termination.MEDIATOR_FIELD, event, reason="调解员签署调解终结记录"
+        )
+    finally:
+        key_service().after_signing(event)
+    termination.store_signed_record(
+        record,
+        unsigned=pdf,
+        signed=termination.seal(signed, case),
+        signer=mediator,
+        seen_hash=termination.content_hash(record),
+        certificate_serial=event.serial,
+        evidence={"verification": "demo-data"},
+    )
+    termination.build_referral(case, actor=audience.consumers(case)[0])
     return True

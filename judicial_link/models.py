@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mediation.models import TerminationReason
+
 
 def package_upload_path(instance: ConfirmationApplication, filename: str) -> str:
     return f"confirmation/{instance.case_id}/{filename}"
@@ -76,3 +78,76 @@ class ConfirmationApplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.number} → {self.court.name}"
+
+
+# --- when mediation fails (在线调解规则 Art 21) --------------------------------------------------------
+
+
+def termination_upload_path(instance: TerminationRecord | ReferralPackage, filename: str) -> str:
+    return f"termination/{instance.case_id}/{filename}"
+
+
+class TerminationRecord(models.Model):
+    """调解终结记录: what a court needs to know when mediation ended without agreement.
+
+    在线调解规则 Art 21: the basic facts of the mediation, why it failed, conduct of a party that
+    increased the other's litigation costs, and whatever else the court should be told; the
+    mediator records it (and the undisputed facts the parties confirmed, Art 22). The mediator
+    signs it with their own certificate and the centre's seal follows. Once signed it never
+    changes: ``judicial_link.termination`` refuses every edit (no corrections yet; see the README).
+    """
+
+    case = models.OneToOneField("mediation.Case", on_delete=models.CASCADE, related_name="termination_record")
+    # Art 25: the ground the case was terminated on, copied when the record is started.
+    reason = models.CharField(_("终止理由"), max_length=30, choices=TerminationReason.choices)
+    basic_facts = models.TextField(_("纠纷基本情况"))
+    undisputed_facts = models.TextField(_("无争议事实"), blank=True)
+    failure_reasons = models.TextField(_("调解不成的原因"))
+    cost_increasing_conduct = models.TextField(_("导致其他当事人诉讼成本增加的行为"), blank=True)
+    notes_for_court = models.TextField(_("需要向人民法院提示的其他情况"), blank=True)
+    drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField()
+    # What the mediator saw and signed: the rendered draft, then the signed and sealed file.
+    pdf = models.FileField(upload_to=termination_upload_path, max_length=300, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    signed_pdf = models.FileField(upload_to=termination_upload_path, max_length=300, blank=True)
+    signed_sha256 = models.CharField(max_length=64, blank=True)
+    signed_sm3 = models.CharField(max_length=64, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    certificate_serial = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        verbose_name = _("调解终结记录")
+        verbose_name_plural = _("调解终结记录")
+
+    def __str__(self) -> str:
+        return f"{self.case.number} {self.get_reason_display()}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+
+class ReferralPackage(models.Model):
+    """诉讼材料包: the litigation-referral package of a terminated case, built once the record is signed."""
+
+    case = models.OneToOneField("mediation.Case", on_delete=models.CASCADE, related_name="referral_package")
+    record = models.ForeignKey(TerminationRecord, on_delete=models.RESTRICT, related_name="+")
+    built_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    built_at = models.DateTimeField(auto_now_add=True)
+    package = models.FileField(upload_to=termination_upload_path, max_length=300)
+    package_size = models.PositiveBigIntegerField()
+    package_sha256 = models.CharField(max_length=64)
+    package_sm3 = models.CharField(max_length=64)
+    manifest_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("诉讼材料包")
+        verbose_name_plural = _("诉讼材料包")
+
+    def __str__(self) -> str:
+        return f"{self.case.number} referral"

@@ -21,6 +21,11 @@ own signatures.
 nothing said in a private caucus room may reach a court. ``package_files`` therefore reads only
 the whitelisted sources in ``SOURCES``; nothing here reads ``mediation_sessions``. A future
 mediation record (调解笔录) of the joint room comes in through ``extra_files`` from its owner.
+
+Purpose ``referral`` (诉调对接, 在线调解规则 Art 21: mediation failed, the materials go to a court for
+filing) has ``termination/termination-record.pdf`` (signed by the mediator, sealed by the centre),
+``complaint/complaint.json`` and ``complaint/institution-answer.json`` instead of the agreement and
+its report, and no court in the manifest; the rest is the same. Agreement drafts never enter it.
 """
 
 from __future__ import annotations
@@ -52,9 +57,11 @@ from django_stubs_ext import StrOrPromise
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
+from judicial_link.models import TerminationRecord
 from mediation import audience
+from mediation.classification import issue_type_label
 from mediation.ledger import case_excerpt, sm3_hex
-from mediation.models import Case, CaseState, ClockKind, Deadline, Evidence, Organisation, User
+from mediation.models import Case, CaseState, ClockKind, Deadline, Evidence, InstitutionAnswer, Organisation, User
 from signing import pki, services, verify
 from signing.models import Agreement
 from signing.render import render_pdf
@@ -323,6 +330,72 @@ SOURCES: dict[str, tuple[Source, ...]] = {
         parties_document,
     ),
 }
+
+
+# --- the litigation referral (诉调对接, 在线调解规则 Art 21) ------------------------------------------
+# When mediation fails the court receives the signed termination record, the complaint and the
+# institution's answer, the evidence, the ledger and the parties' addresses. Never the agreement
+# drafts (concessions, Art 18) and never a private caucus.
+
+TITLES["termination_record"] = gettext_lazy("调解终结记录（已签署）")
+TITLES["complaint"] = gettext_lazy("投诉登记内容")
+TITLES["institution_answer"] = gettext_lazy("被投诉机构的答复")
+PURPOSES["referral"] = gettext_lazy("调解不成转诉讼材料包")
+
+
+def termination_record_document(case: Case) -> list[PackageFile]:
+    record = TerminationRecord.objects.filter(case=case).first()
+    if record is None or record.signed_at is None:
+        raise PackageError("no_termination_record", _("调解终结记录尚未签署，不能生成诉讼材料包。"))
+    content = _read(record.signed_pdf)
+    if hashlib.sha256(content).hexdigest() != record.signed_sha256:
+        raise PackageError(
+            "termination_record_changed", _("已签署的调解终结记录文件与签署时记录的哈希值不一致，请联系系统管理员。")
+        )
+    title = _zh(TITLES["termination_record"])
+    return [PackageFile("termination/termination-record.pdf", "termination_record", title, content)]
+
+
+def complaint_documents(case: Case) -> list[PackageFile]:
+    """The complaint as filed and, when stored, the institution's answers (their attachments are evidence)."""
+    with translation.override("zh-hans"):
+        complaint = {
+            "case_number": case.number,
+            "filed_at": _local(case.created_at),
+            "channel": str(case.get_intake_channel_display()),
+            "institution": case.institution.name,
+            "product_category": str(case.get_product_category_display()),
+            "issue_type": issue_type_label(case.product_category, case.issue_type),
+            "amount_in_dispute": str(case.amount_in_dispute),
+            "description": case.description,
+            "requested_outcome": case.requested_outcome,
+        }
+        answers = [
+            {
+                "answered_at": _local(answer.created_at),
+                "outcome": str(answer.get_outcome_display()),
+                "text": answer.text,
+            }
+            for answer in InstitutionAnswer.objects.filter(case=case).order_by("created_at", "pk")
+        ]
+    files = [PackageFile("complaint/complaint.json", "complaint", _zh(TITLES["complaint"]), _json_bytes(complaint))]
+    if answers:
+        content = _json_bytes({"case_number": case.number, "answers": answers})
+        files.append(
+            PackageFile(
+                "complaint/institution-answer.json", "institution_answer", _zh(TITLES["institution_answer"]), content
+            )
+        )
+    return files
+
+
+SOURCES["referral"] = (
+    termination_record_document,
+    complaint_documents,
+    evidence_documents,
+    ledger_document,
+    parties_document,
+)
 
 
 def purpose_label(purpose: str) -> str:

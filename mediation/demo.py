@@ -376,12 +376,14 @@ def _close(case: Case, cast: Cast, spec: CaseSpec) -> Case:
 
 
 def _terminate(case: Case, cast: Cast, spec: CaseSpec) -> Case:
-    return services.terminate_mediation(
+    case = services.terminate_mediation(
         case,
         actor=cast.user("demo_mediator"),
         reason=TerminationReason.GAP_TOO_LARGE,
         note="双方对赔付金额分歧较大，经三次调解仍无法达成一致。",
     )
+    demo_mediation_terminated.send(sender=load_demo, case=case, users=cast.users)
+    return case
 
 
 STEPS: dict[str, Step] = {
@@ -654,6 +656,9 @@ demo_agreement_signing = Signal()
 # judicial app answers with a real application, package and signed ruling, and returns True.
 demo_confirmation_applying = Signal()
 demo_confirmation_ruling = Signal()
+# Sent when a demo case's mediation has been terminated: the judicial app records the termination
+# (the mediator's signed record, 在线调解规则 Art 21) and builds the referral package.
+demo_mediation_terminated = Signal()
 
 
 @transaction.atomic
