@@ -151,10 +151,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
+    # Explicit limits (issue 4's measurements): redis-py 8's default pool of 100 connections
+    # turned a burst of handshakes into HTTP 500s, and the default channel capacity of 100 drops
+    # messages silently under load. Rooms recover drops from the database, but fewer is better.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": envint("REDIS_MAX_CONNECTIONS", 1000)}],
+                "capacity": envint("CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+            },
         }
     }
 else:
