@@ -144,3 +144,102 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.room_id}"
+
+
+class Offer(models.Model):
+    """A proposal put on the table in the joint room: accepted, rejected or countered by the other side.
+
+    A party's offer is answered by the other side; a mediator's proposal needs both sides to accept.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", _("待回应")
+        ACCEPTED = "accepted", _("已接受")
+        REJECTED = "rejected", _("已拒绝")
+        COUNTERED = "countered", _("已还价")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    class Side(models.TextChoices):
+        CONSUMER = "consumer", _("投诉人")
+        INSTITUTION = "institution", _("金融机构")
+        MEDIATOR = "mediator", _("调解员")
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="offers")
+    number = models.PositiveIntegerField()
+    side = models.CharField(max_length=12, choices=Side.choices)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # {"amount": "5000.00", "instalments": [{"due_date": "2026-12-31", "amount": "2500.00"}, …],
+    #  "waivers": ["…"], "other_terms": "…"}: the canonical form sessions.negotiation.clean_terms makes.
+    terms = models.JSONField()
+    counter_to = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="counters")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    # The sides that have accepted (both needed for a mediator's proposal).
+    accepted_sides = models.JSONField(default=list, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "number"]
+        constraints = [models.UniqueConstraint(fields=["case", "number"], name="one_offer_number_per_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/offer {self.number}"
+
+
+class BlindBidRound(models.Model):
+    """Blind bidding (双盲报价): each side submits a secret figure once; only the outcome is kept.
+
+    在线调解规则 Art 18: the figures are never shown to the other side, never written to the
+    ledger, the record or a package, and are erased the moment the round is decided.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", _("报价中")
+        SETTLED = "settled", _("已达成")
+        NO_OVERLAP = "no_overlap", _("未重合")
+        CANCELLED = "cancelled", _("已取消")
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="blind_bid_rounds")
+    number = models.PositiveIntegerField()
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The gap the parties agreed in advance: within it the case settles at the midpoint too.
+    agreed_gap = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    settled_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "number"], name="one_bid_round_number_per_case"),
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(state="open"), name="one_open_bid_round_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/bid round {self.number}"
+
+
+class BlindBid(models.Model):
+    """One side's sealed figure; ``figure`` is emptied when the round is decided."""
+
+    class Side(models.TextChoices):
+        CONSUMER = "consumer", _("投诉人")
+        INSTITUTION = "institution", _("金融机构")
+
+    round = models.ForeignKey(BlindBidRound, on_delete=models.CASCADE, related_name="bids")
+    side = models.CharField(max_length=12, choices=Side.choices)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    figure = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["round", "side"], name="one_bid_per_side_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id}/{self.side}"
