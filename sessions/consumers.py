@@ -24,8 +24,8 @@ from limits import RateLimitItemPerSecond, storage, strategies
 
 from mediation import permissions
 from mediation.models import User
-from sessions import services
-from sessions.models import Message, Room
+from sessions import negotiation, services
+from sessions.models import BlindBidRound, Message, Offer, Room
 from sessions.services import RoomError
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,21 @@ def _limiter() -> tuple[strategies.MovingWindowRateLimiter, RateLimitItemPerSeco
     return limiter, RateLimitItemPerSecond(settings.SESSION_MESSAGES_PER_10S, 10)
 
 
+NEGOTIATION_FRAMES = ("offer", "answer_offer", "withdraw_offer", "open_bidding", "bid", "cancel_bidding")
+
+
+def _numbered(queryset: Any, number: Any, field: str, *, optional: bool = False) -> Any:
+    """The case's offer or bidding round with this number, or an error naming ``field``."""
+    if optional and number is None:
+        return None
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise RoomError("invalid_number", _("%(field)s 必须是正整数。") % {"field": field}, field=field)
+    found = queryset.filter(number=number).first()
+    if found is None:
+        raise RoomError("unknown_number", _("没有编号为 %(number)d 的记录。") % {"number": number}, field=field)
+    return found
+
+
 def _error(code: str, message: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if field:
@@ -139,6 +154,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "typing": self._typing,
             "release": self._release,
             "ping": self._ping,
+            **{name: self._negotiate for name in NEGOTIATION_FRAMES},
         }.get(content["type"])
         if handler is None:
             await self.send_json(
@@ -220,6 +236,48 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if message is None:
             raise RoomError("unknown_seq", _("该调解室没有这条消息。"), field="seq")
         return services.release(message, user=self.user, ip=self.scope.get("client", [None])[0])
+
+    async def _negotiate(self, content: dict[str, Any]) -> None:
+        """Offers and blind bidding, in the joint room only; the outcome shows as a system message."""
+        if self.room.is_caucus:
+            await self.send_json(_error("joint_room_only", _("方案和双盲报价只能在联合调解室进行。"), field="type"))
+            return
+        try:
+            result = await database_sync_to_async(self._negotiate_sync)(content)
+        except RoomError as error:
+            await self.send_json(_error(error.code, error.message, field=error.field))
+            return
+        await self.send_json({"type": "done", "action": content["type"], **result})
+
+    def _negotiate_sync(self, content: dict[str, Any]) -> dict[str, Any]:
+        case, user = self.room.case, User.objects.get(pk=self.user.pk)
+        ip = self.scope.get("client", [None])[0]
+        kind = content["type"]
+        if kind == "offer":
+            counter = _numbered(Offer.objects.filter(case=case), content.get("counter_to"), "counter_to", optional=True)
+            offer = negotiation.propose(case, user=user, terms=content.get("terms"), counter_to=counter, ip=ip)
+            return {"offer": offer.number, "state": offer.state}
+        if kind in ("answer_offer", "withdraw_offer"):
+            offer = _numbered(Offer.objects.filter(case=case), content.get("offer"), "offer")
+            if kind == "withdraw_offer":
+                offer = negotiation.withdraw(offer, user=user, ip=ip)
+            else:
+                accept = content.get("accept")
+                if not isinstance(accept, bool):
+                    raise RoomError("invalid_accept", _("accept 必须是 true 或 false。"), field="accept")
+                offer = negotiation.answer(offer, user=user, accept=accept, ip=ip)
+            return {"offer": offer.number, "state": offer.state}
+        if kind == "open_bidding":
+            bid_round = negotiation.open_round(case, mediator=user, agreed_gap=content.get("agreed_gap", "0"), ip=ip)
+        else:
+            rounds = BlindBidRound.objects.filter(case=case)
+            bid_round = _numbered(rounds, content.get("round"), "round")
+            if kind == "cancel_bidding":
+                bid_round = negotiation.cancel_round(bid_round, mediator=user, ip=ip)
+            else:
+                bid_round = negotiation.submit_bid(bid_round, user=user, figure=content.get("figure"), ip=ip)
+        # The figure is never echoed back, not even to its own side.
+        return {"round": bid_round.number, "state": bid_round.state}
 
     async def _typing(self, content: dict[str, Any]) -> None:
         now = timezone.now().timestamp()

@@ -47,6 +47,7 @@ class Connection:
 
     def __init__(self, room: Room, headers: list[tuple[bytes, bytes]]) -> None:
         self.communicator = WebsocketCommunicator(application, f"/ws/rooms/{room.pk}/", headers=headers)
+        self.log: list[dict[str, Any]] = []  # every frame received
 
     async def open(self) -> tuple[bool, Any]:
         return await self.communicator.connect()  # type: ignore[no-any-return]
@@ -63,7 +64,9 @@ class Connection:
         await self.communicator.send_json_to(frame)
 
     async def receive_any(self) -> dict[str, Any]:
-        return await self.communicator.receive_json_from(timeout=5)  # type: ignore[no-any-return]
+        frame: dict[str, Any] = await self.communicator.receive_json_from(timeout=5)
+        self.log.append(frame)
+        return frame
 
     async def receive(self) -> dict[str, Any]:
         """The next frame that is not a presence update (those come whenever anyone joins or leaves)."""
@@ -80,6 +83,10 @@ class Connection:
             frames.append(frame)
             if frame["type"] == frame_type:
                 return frames
+
+    async def until_seq(self, seq: int) -> None:
+        while not any(f["type"] == "message" and f["seq"] >= seq for f in self.log):
+            await self.receive_any()
 
     async def messages(self, count: int) -> list[dict[str, Any]]:
         """The next ``count`` message frames, skipping presence and typing."""
@@ -402,3 +409,63 @@ async def test_the_author_releases_a_caucus_statement_to_the_joint_room(
     assert copy["released_from"] is not None
     for person in (caucus, mediator_caucus, joint):
         await person.close()
+
+
+# --- negotiation frames --------------------------------------------------------------------------
+
+
+async def test_offers_and_blind_bidding_over_the_websocket(
+    mediating_case: Case, consumer: User, bank_agent: User, mediator: User
+) -> None:
+    rooms = await sync_to_async(rooms_of)(mediating_case)
+    people = {
+        "consumer": await connection(consumer, rooms["joint"]),
+        "bank": await connection(bank_agent, rooms["joint"]),
+        "mediator": await connection(mediator, rooms["joint"]),
+    }
+    for person in people.values():
+        assert (await person.open())[0]
+        await person.hello()
+
+    await people["bank"].send({"type": "offer", "terms": {"amount": "4000"}})
+    assert (await people["bank"].until("done"))[-1] == {"type": "done", "action": "offer", "offer": 1, "state": "open"}
+    await people["consumer"].send({"type": "answer_offer", "offer": 1, "accept": "yes"})
+    error = (await people["consumer"].until("error"))[-1]
+    assert (error["code"], error["field"]) == ("invalid_accept", "accept")
+    await people["consumer"].send({"type": "offer", "counter_to": 1, "terms": {"amount": "7000"}})
+    assert (await people["consumer"].until("done"))[-1]["offer"] == 2
+
+    await people["mediator"].send({"type": "open_bidding", "agreed_gap": "500"})
+    assert (await people["mediator"].until("done"))[-1] == {
+        "type": "done",
+        "action": "open_bidding",
+        "round": 1,
+        "state": "open",
+    }
+    await people["consumer"].send({"type": "bid", "round": 1, "figure": "6137"})
+    assert (await people["consumer"].until("done"))[-1]["state"] == "open"
+    await people["bank"].send({"type": "bid", "round": 7, "figure": "5711"})
+    error = (await people["bank"].until("error"))[-1]
+    assert (error["code"], error["field"]) == ("unknown_number", "round")
+    await people["bank"].send({"type": "bid", "round": 1, "figure": "5711"})
+    assert (await people["bank"].until("done"))[-1]["state"] == "settled"
+
+    # Everyone saw the steps as system messages, never a figure.
+    await people["consumer"].until_seq(4)
+    seen = [frame["body"] for frame in people["consumer"].log if frame["type"] == "message"]
+    assert len(seen) == 4
+    assert seen[-1] == "第 1 轮双盲报价达成一致：按双方报价的中间值 5,924.00 元和解。"
+    assert not any("6137" in body or "6,137" in body or "5711" in body or "5,711" in body for body in seen)
+    for person in people.values():
+        await person.close()
+
+
+async def test_negotiation_is_refused_in_a_caucus(mediating_case: Case, consumer: User) -> None:
+    rooms = await sync_to_async(rooms_of)(mediating_case)
+    caucus = await connection(consumer, rooms[f"consumer:{consumer.pk}"])
+    assert (await caucus.open())[0]
+    await caucus.hello()
+    await caucus.send({"type": "offer", "terms": {"amount": "4000"}})
+    error = (await caucus.until("error"))[-1]
+    assert (error["code"], error["field"]) == ("joint_room_only", "type")
+    await caucus.close()
