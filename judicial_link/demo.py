@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from judicial_link import preflight, services, termination
+from judicial_link import application, preflight, services, termination
 from judicial_link.models import ConfirmationApplication
 from judicial_link.package import PackageFile
 from judicial_link.venue import VenueFacts
@@ -26,33 +26,16 @@ from signing.models import Agreement
 from signing.render import render_pdf
 
 
-def _application_form(case: Case, court: Organisation, agreement: Agreement) -> bytes:
-    latest = signing_services.latest_revision(agreement)
-    now = timezone.now()
-    with translation.override("zh-hans"):
-        context = {
-            "case": case,
-            "court": court,
-            "consumers": audience.consumers(case),
-            "effective_date": f"{timezone.localdate(agreement.effective_at or now):%Y年%m月%d日}",
-            "agreement_sha256": latest.sha256 if latest else "",
-            "created_w3c": now.isoformat(),
-            "modified_w3c": now.isoformat(),
-        }
-    identifier = hashlib.sha256(f"application:{case.pk}:{now.isoformat()}".encode()).hexdigest()[:32]
-    return render_pdf("judicial_link/pdf/application_form.html", context, identifier=identifier)
-
-
-def _signed_by_both(pdf: bytes, consumer: User, case: Case) -> bytes:
-    """Both applicants sign the form: the consumer's event certificate, then the institution's seal."""
+def _signed(pdf: bytes, field: str, signer: User | Organisation) -> bytes:
+    """A signature made directly with the person's event certificate or the organisation's seal."""
     authority = pki.authority()
-    event = authority.issue_event_certificate(consumer)
+    if isinstance(signer, Organisation):
+        return signing_services.sign_in_new_field(pdf, field, authority.seal_certificate(signer), reason="申请司法确认")
+    event = authority.issue_event_certificate(signer)
     try:
-        pdf = signing_services.sign_in_new_field(pdf, "applicant-consumer", event, reason="申请司法确认")
+        return signing_services.sign_in_new_field(pdf, field, event, reason="申请司法确认")
     finally:
         key_service().after_signing(event)
-    seal = authority.seal_certificate(case.institution)
-    return signing_services.sign_in_new_field(pdf, "applicant-institution", seal, reason="申请司法确认")
 
 
 def _stand_in(title: str, case: Case) -> bytes:
@@ -73,7 +56,15 @@ def apply_for_demo(sender: object, case: Case, users: dict[str, User], court: Or
         if document.derived:
             continue
         if document.code == preflight.APPLICATION_FORM:
-            content = _signed_by_both(_application_form(case, court, agreement), consumer, case)
+            form = application.render_application_form(case, court)
+            form = _signed(form, f"applicant-consumer-{consumer.pk}", consumer)
+            content = _signed(form, "applicant-institution", case.institution)
+        elif document.code == preflight.consumer_undertaking(consumer):
+            undertaking = application.render_undertaking(case, application.consumer_key(consumer))
+            content = _signed(undertaking, "undertaking", consumer)
+        elif document.code == preflight.INSTITUTION_UNDERTAKING:
+            undertaking = application.render_undertaking(case, application.INSTITUTION)
+            content = _signed(undertaking, "undertaking", case.institution)
         else:
             content = _stand_in(str(document.label), case)
         path = "application/" + document.code.replace(":", "-") + ".pdf"

@@ -151,3 +151,71 @@ class ReferralPackage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.number} referral"
+
+
+def draft_upload_path(instance: ApplicationDocument, filename: str) -> str:
+    return f"confirmation/{instance.draft.case_id}/draft-{instance.draft_id}/{filename}"
+
+
+class ApplicationDraft(models.Model):
+    """The joint application while the parties prepare it: venue facts, court, documents.
+
+    ``facts``: {"consumer_domiciles": {"<user id>": {"address": "…", "region": "…"}},
+    "subject_matter_region": "…"}; ``consumer_agents``: ids of consumers acting through an agent.
+    """
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="application_drafts")
+    court = models.ForeignKey(
+        "mediation.Organisation",
+        verbose_name=_("受理法院"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "court"},
+    )
+    facts = models.JSONField(default=dict, blank=True)
+    consumer_agents = models.JSONField(default=list, blank=True)
+    application = models.OneToOneField(
+        ConfirmationApplication, on_delete=models.PROTECT, null=True, blank=True, related_name="draft"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(application__isnull=True),
+                name="one_open_application_draft_per_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} draft"
+
+
+class ApplicationDocument(models.Model):
+    """One document of a draft: signed on the platform (the form, undertakings) or uploaded (scans)."""
+
+    class Kind(models.TextChoices):
+        SIGNED = "signed", _("平台签署")
+        UPLOADED = "uploaded", _("上传")
+
+    draft = models.ForeignKey(ApplicationDraft, on_delete=models.CASCADE, related_name="documents")
+    code = models.CharField(max_length=60)  # judicial_link.preflight's document code
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file = models.FileField(upload_to=draft_upload_path, max_length=300)
+    extension = models.CharField(max_length=10, default="pdf")
+    sha256 = models.CharField(max_length=64)
+    # Who has signed (party keys "consumer:<id>" / "institution"), in order.
+    signed_by = models.JSONField(default=list, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["draft", "code"], name="one_document_per_code_per_draft")]
+
+    def __str__(self) -> str:
+        return f"{self.draft_id}:{self.code}"

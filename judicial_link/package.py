@@ -103,6 +103,12 @@ SIGNED_DOC_TYPES = frozenset(
     }
 )
 
+
+def is_signed_type(doc_type: str) -> bool:
+    """``undertaking:consumer:7`` is an undertaking: the part before the first colon decides."""
+    return doc_type.split(":", 1)[0] in SIGNED_DOC_TYPES
+
+
 # The extension of an evidence file follows what libmagic found at upload, never its name.
 EVIDENCE_SUFFIXES = {
     "application/pdf": "pdf",
@@ -462,7 +468,7 @@ def _file_entry(item: PackageFile) -> dict[str, Any]:
         "size": len(item.content),
         "sha256": hashlib.sha256(item.content).hexdigest(),
         "sm3": sm3_hex(item.content),
-        "signed_pdf": item.doc_type in SIGNED_DOC_TYPES and item.path.endswith(".pdf"),
+        "signed_pdf": is_signed_type(item.doc_type) and item.path.endswith(".pdf"),
     }
     if item.original_name:
         entry["original_name"] = item.original_name

@@ -16,7 +16,7 @@ import datetime
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -85,6 +85,7 @@ def submit_application(
     court: Organisation,
     documents: Sequence[packages.PackageFile] = (),
     facts: venue.VenueFacts | None = None,
+    consumer_agents: Collection[int] = (),
     ip: str | None = None,
 ) -> ConfirmationApplication:
     """Send the joint application with its package to ``court``.
@@ -94,10 +95,11 @@ def submit_application(
     as ``doc_type``; a document counts as present only if its file is passed. The pre-flight
     check must pass: its problems are returned in the error, each with how to fix it.
     """
-    if not actor.has_perm(permissions.TAKE_PART, case):
+    # A party: a consumer on the case, or the institution's agents (who answer for it).
+    if not (actor.has_perm(permissions.TAKE_PART, case) or actor.has_perm(permissions.ANSWER, case)):
         raise ApplicationError("not_party", _("只有本案当事人可以申请司法确认。"))
     present: Mapping[str, bool] = {document.doc_type: True for document in documents}
-    result = preflight.preflight(case, court=court, documents=present, facts=facts)
+    result = preflight.preflight(case, court=court, documents=present, facts=facts, consumer_agents=consumer_agents)
     if not result.ok:
         raise ApplicationError(
             "preflight",

@@ -61,7 +61,36 @@ def _certificate(user: User, organisation: Organisation | None) -> IssuedCertifi
     return authority.seal_certificate(organisation)
 
 
-def sign_document(
+def verify_signer(
+    user: User,
+    *,
+    case: Case,
+    document: str,
+    password: str,
+    code: str,
+    origin: Origin = Origin(),  # noqa: B008
+) -> None:
+    """Password + the one-time code for ``document``, or :class:`SigningError` naming the field.
+
+    Call it outside any transaction: a failed try is counted (and recorded in the ledger) even
+    though the caller then refuses the request.
+    """
+    try:
+        otp.check_code(user, purpose=code_purpose(document), code=code, password_ok=user.check_password(password or ""))
+    except otp.CodeError as error:
+        ledger.record(
+            "signing.document.code_failed",
+            actor=user,
+            case=case,
+            ip=origin.ip,
+            data={"document": document, "reason": error.code},
+        )
+        raise SigningError(
+            error.code, error.message, field="password" if error.code == "password" else "code"
+        ) from error
+
+
+def sign_verified(
     data: bytes,
     *,
     case: Case,
@@ -69,29 +98,16 @@ def sign_document(
     document: str,
     field_name: str,
     reason: str,
-    password: str,
-    code: str,
     organisation: Organisation | None = None,
     origin: Origin = Origin(),  # noqa: B008 - immutable
     ledger_data: dict[str, Any] | None = None,
 ) -> DocumentSignature:
-    """Sign ``data`` in a new field ``field_name`` after password + one-time code.
+    """Sign ``data`` in a new field for a person :func:`verify_signer` has just verified.
 
     ``organisation``: sign with that organisation's seal certificate (the caller has checked
     that ``user`` may use it); otherwise with a one-signature certificate for ``user``.
-    A wrong password or code raises :class:`SigningError` naming the field and signs nothing.
     """
     seen = hashlib.sha256(data).hexdigest()
-    details = {"document": document, "field": field_name, "sha256_seen": seen, **(ledger_data or {})}
-    try:
-        otp.check_code(user, purpose=code_purpose(document), code=code, password_ok=user.check_password(password or ""))
-    except otp.CodeError as error:
-        ledger.record(
-            "signing.document.code_failed", actor=user, case=case, ip=origin.ip, data={**details, "reason": error.code}
-        )
-        raise SigningError(
-            error.code, error.message, field="password" if error.code == "password" else "code"
-        ) from error
     certificate = _certificate(user, organisation)
     try:
         with translation.override("zh-hans"):
@@ -113,7 +129,10 @@ def sign_document(
         case=case,
         ip=origin.ip,
         data={
-            **details,
+            "document": document,
+            "field": field_name,
+            "sha256_seen": seen,
+            **(ledger_data or {}),
             "sha256": result.sha256,
             "sm3": result.sm3,
             "certificate_serial": result.certificate_serial,
@@ -124,3 +143,32 @@ def sign_document(
         },
     )
     return result
+
+
+def sign_document(
+    data: bytes,
+    *,
+    case: Case,
+    user: User,
+    document: str,
+    field_name: str,
+    reason: str,
+    password: str,
+    code: str,
+    organisation: Organisation | None = None,
+    origin: Origin = Origin(),  # noqa: B008 - immutable
+    ledger_data: dict[str, Any] | None = None,
+) -> DocumentSignature:
+    """:func:`verify_signer`, then :func:`sign_verified`: a wrong password or code signs nothing."""
+    verify_signer(user, case=case, document=document, password=password, code=code, origin=origin)
+    return sign_verified(
+        data,
+        case=case,
+        user=user,
+        document=document,
+        field_name=field_name,
+        reason=reason,
+        organisation=organisation,
+        origin=origin,
+        ledger_data=ledger_data,
+    )

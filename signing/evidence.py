@@ -42,3 +42,8 @@ def record(
     if action:
         ledger.record(action, actor=actor, case=agreement.case, ip=ip, data=data or {})
     return event
+
+
+def origin_of(request: Any) -> Origin:
+    """Where an HTTP request came from."""
+    return Origin(ip=request.META.get("REMOTE_ADDR") or None, user_agent=request.META.get("HTTP_USER_AGENT", ""))

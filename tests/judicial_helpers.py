@@ -53,9 +53,16 @@ def signed_by(user: User) -> bytes:
         key_service().after_signing(certificate)
 
 
+def sealed_by(organisation: Organisation) -> bytes:
+    """A small PDF sealed with ``organisation``'s seal certificate."""
+    certificate = pki.authority().seal_certificate(organisation)
+    return signing_services.sign_in_new_field(factories.sample_pdf_bytes(), "seal", certificate, reason="承诺书")
+
+
 def application_documents(case: Case, signer: User | None = None) -> list[PackageFile]:
     """One PDF per document the application must carry (the platform derives the others); the
-    application form is signed (by ``signer``, default the first consumer), the others are scans."""
+    application form is signed (by ``signer``, default the first consumer), each undertaking by its
+    party, the others are scans."""
     files = []
     for document in preflight.required_documents(case):
         if document.derived:
@@ -63,6 +70,10 @@ def application_documents(case: Case, signer: User | None = None) -> list[Packag
         safe = document.code.replace(":", "-")
         if document.code == preflight.APPLICATION_FORM:
             content = signed_by(signer or audience.consumers(case)[0])
+        elif document.code == preflight.INSTITUTION_UNDERTAKING:
+            content = sealed_by(case.institution)
+        elif document.code.startswith("undertaking:consumer:"):
+            content = signed_by(User.objects.get(pk=int(document.code.rsplit(":", 1)[1])))
         else:
             content = factories.sample_pdf_bytes()
         files.append(
