@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:case_pk>/apply/upload/", views.upload, name="apply_upload"),
     path("<int:case_pk>/apply/submit/", views.submit, name="apply_submit"),
     path("<int:case_pk>/apply/document/", views.document, name="apply_document"),
+    path("<int:case_pk>/apply/ruling/", views.ruling, name="apply_ruling"),
 ]

@@ -268,3 +268,15 @@ def document(request: AuthenticatedRequest, case_pk: int) -> HttpResponseBase:
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{case.number}-{code.replace(":", "-")}.pdf"'
     return response
+
+
+@login_required
+def ruling(request: AuthenticatedRequest, case_pk: int) -> HttpResponseBase:
+    """The court's sealed ruling (民事裁定书), for everyone on the case."""
+    case = _case(request, case_pk, method="GET")
+    if not isinstance(case, Case):
+        return case
+    decided = ConfirmationApplication.objects.filter(case=case).exclude(ruling="").order_by("-ruled_at").first()
+    if decided is None:
+        raise Http404
+    return FileResponse(decided.ruling.open("rb"), filename=f"{case.number}-ruling.pdf", as_attachment=True)

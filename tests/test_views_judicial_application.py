@@ -145,3 +145,7 @@ def test_the_whole_application_over_http(
     assert ConfirmationApplication.objects.get(case=ready_case).court == tianhe
     page = consumer_client.get(url("apply", ready_case)).content.decode()
     assert "已向广州市天河区人民法院提交：已提交法院。" in page
+
+
+def test_there_is_no_ruling_to_download_before_the_court_rules(ready_case: Case, consumer: User) -> None:
+    assert client_for(consumer).get(url("apply_ruling", ready_case)).status_code == 404
