@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
+from judicial_link import enforcement, performance
+from judicial_link.models import DueItem
 from mediation import permissions
 from mediation.models import Case, CaseState, ClockKind, Deadline, User
 from mediation.views.cases import CasePanel
@@ -25,5 +29,24 @@ def confirmation_panel(user: User, case: Case) -> CasePanel | None:
             "window": window,
             "closed": window is not None and window.status == Deadline.Status.EXPIRED,
             "may_apply": case.state == CaseState.AGREEMENT_EFFECTIVE,
+        },
+    )
+
+
+def performance_panel(user: User, case: Case) -> CasePanel | None:
+    """Performance of the agreement: how many items are confirmed, overdue, disputed; the next one due."""
+    if not user.has_perm(permissions.VIEW, case):
+        return None
+    items = list(DueItem.objects.filter(case=case).order_by("sequence"))
+    if not items:
+        return None
+    today = timezone.localdate()
+    return CasePanel(
+        "judicial_link/performance/_case_panel.html",
+        {
+            "case": case,
+            "summary": performance.summary(items, today),
+            "limit": enforcement.enforcement_limit(items),
+            "today": today,
         },
     )

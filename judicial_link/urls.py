@@ -9,4 +9,5 @@ app_name = "judicial"
 urlpatterns = [
     path("confirmation/<int:case_pk>/readiness/", views.readiness, name="readiness"),
     path("court/", include("judicial_link.urls_court")),
+    path("performance/", include("judicial_link.urls_performance")),
 ]
