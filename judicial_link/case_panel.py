@@ -7,7 +7,7 @@ from django.utils import timezone
 from judicial_link import enforcement, performance
 from judicial_link.models import DueItem
 from mediation import permissions
-from mediation.models import Case, CaseState, ClockKind, Deadline, User
+from mediation.models import Case, CaseState, ClockKind, Deadline, Role, User
 from mediation.views.cases import CasePanel
 
 AFTER_AGREEMENT = {
@@ -48,5 +48,9 @@ def performance_panel(user: User, case: Case) -> CasePanel | None:
             "summary": performance.summary(items, today),
             "limit": enforcement.enforcement_limit(items),
             "today": today,
+            # Case managers also see how many items are overdue across their centre.
+            "centre_overdue": performance.overdue_for_centre(case.centre_id, today).count()
+            if user.role == Role.CASE_MANAGER and user.organisation_id == case.centre_id
+            else None,
         },
     )

@@ -22,8 +22,9 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from judicial_link.models import DueItem
@@ -126,9 +127,12 @@ def create_due_items(agreement: Agreement) -> list[DueItem]:
     if existing or agreement.state != Agreement.State.EFFECTIVE or agreement.final_version is None:
         return existing
     case = agreement.case
-    names = _side_names(case)
+    # Stored text of a legal obligation: Chinese, whatever language the last signer reads.
+    with translation.override("zh-hans"):
+        names = _side_names(case)
+        found = obligations(agreement.final_version.terms)
     items = []
-    for sequence, obligation in enumerate(obligations(agreement.final_version.terms), start=1):
+    for sequence, obligation in enumerate(found, start=1):
         payee = Side.CONSUMER if obligation.payer == Side.INSTITUTION else Side.INSTITUTION
         items.append(
             DueItem.objects.create(
@@ -505,11 +509,12 @@ def summary(items: Sequence[DueItem], today: datetime.date) -> Summary:
     )
 
 
-def overdue_count_for_centre(centre_id: int, today: datetime.date | None = None) -> int:
-    """Overdue items on the centre's open cases (the case managers' count)."""
+def overdue_for_centre(centre_id: int, today: datetime.date | None = None) -> QuerySet[DueItem]:
+    """Overdue items on the centre's open cases (the case managers' list and count), oldest first."""
     today = today or timezone.localdate()
     return (
         DueItem.objects.filter(case__centre_id=centre_id, state__in=DueItem.OPEN_STATES, due_date__lt=today)
         .exclude(case__state__in=[CaseState.CLOSED, CaseState.TERMINATED])
-        .count()
+        .select_related("case")
+        .order_by("due_date", "pk")
     )

@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, path
 from judicial_link import views_performance
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("overdue/", views_performance.overdue, name="performance_overdue"),
     path("<int:case_pk>/", views_performance.performance_page, name="performance"),
     path("<int:case_pk>/items/<int:item_pk>/report/", views_performance.report, name="performance_report"),
     path("<int:case_pk>/items/<int:item_pk>/confirm/", views_performance.confirm, name="performance_confirm"),

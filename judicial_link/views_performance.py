@@ -25,8 +25,10 @@ from judicial_link.forms_performance import DisputeForm, EnforcementForm, Report
 from judicial_link.models import DueItem, EnforcementPackage
 from judicial_link.performance import PerformanceError
 from mediation import permissions, services
-from mediation.models import Case, CaseState
+from mediation.models import Case, CaseState, Role
 from mediation.views.accounts import AuthenticatedRequest
+
+OVERDUE_LIST_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -306,3 +308,21 @@ def enforcement_download(request: AuthenticatedRequest, case_pk: int, enforcemen
         filename=f"{case.number}-enforcement.zip",
         content_type="application/zip",
     )
+
+
+@login_required
+def overdue(request: AuthenticatedRequest) -> HttpResponse:
+    """The case managers' list of overdue items across their centre; nobody else has one (404)."""
+    user = request.user
+    if user.role != Role.CASE_MANAGER or user.organisation_id is None:
+        raise Http404
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    today = timezone.localdate()
+    items = list(performance.overdue_for_centre(user.organisation_id, today)[:OVERDUE_LIST_SIZE])
+    context = {
+        "rows": [(item, (today - item.due_date).days) for item in items],
+        "count": performance.overdue_for_centre(user.organisation_id, today).count(),
+        "shown": len(items),
+    }
+    return render(request, "judicial_link/performance/overdue.html", context)

@@ -213,7 +213,7 @@ def test_an_overdue_item_alerts_the_centre_and_both_sides_once(
     assert Notification.objects.filter(kind="judicial.performance.overdue").count() == 3
     first.refresh_from_db()
     assert first.overdue_alerted_at is not None
-    assert performance.overdue_count_for_centre(signed.centre_id) == 1
+    assert list(performance.overdue_for_centre(signed.centre_id)) == [first]
 
 
 def test_performance_after_the_ruling_moves_the_case_to_performing(

@@ -228,3 +228,22 @@ def test_when_every_item_is_confirmed_the_case_manager_may_close(
     manager.post(close_url, {"reason": "调解协议已全部履行完毕。"})
     signed.refresh_from_db()
     assert signed.state == CaseState.CLOSED
+
+
+def test_case_managers_see_their_centres_overdue_items_and_nobody_else_has_the_list(
+    signed: Case, consumer: User, bank_agent: User, case_manager: User, other_case_manager: User
+) -> None:
+    first = make_overdue(items_of(signed)[0], days=6)
+    url = reverse("judicial:performance_overdue")
+    page = client_for(case_manager).get(url).content.decode()
+    assert 'data-count="1"' in page and signed.number in page and first.description in page and "已逾期 6 天" in page
+    other = client_for(other_case_manager).get(url).content.decode()
+    assert 'data-count="0"' in other and signed.number not in other
+    for user in (consumer, bank_agent):
+        assert client_for(user).get(url).status_code == 404
+    case_page = client_for(case_manager).get(reverse("case_detail", kwargs={"pk": signed.pk})).content.decode()
+    assert 'data-centre-overdue="1"' in case_page
+    assert (
+        "data-centre-overdue"
+        not in client_for(consumer).get(reverse("case_detail", kwargs={"pk": signed.pk})).content.decode()
+    )
