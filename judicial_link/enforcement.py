@@ -56,7 +56,7 @@ class EnforcementLimit:
 
     last_performance_day: datetime.date
     last_day: datetime.date
-    instalments: bool
+    instalments: bool  # the last obligation is an instalment: Art 250 counts from the last instalment
 
     def days_left(self, today: datetime.date) -> int:
         return (self.last_day - today).days
@@ -69,11 +69,11 @@ def enforcement_limit(items: Sequence[DueItem]) -> EnforcementLimit | None:
     """From the last day any item of the agreement is due (the last instalment's for instalments)."""
     if not items:
         return None
-    last = max(item.due_date for item in items)
+    latest = max(items, key=lambda item: item.due_date)
     return EnforcementLimit(
-        last_performance_day=last,
-        last_day=add_years(last, LIMIT_YEARS),
-        instalments=any(item.kind == DueItem.Kind.INSTALMENT for item in items),
+        last_performance_day=latest.due_date,
+        last_day=add_years(latest.due_date, LIMIT_YEARS),
+        instalments=latest.kind == DueItem.Kind.INSTALMENT,
     )
 
 

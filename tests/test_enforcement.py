@@ -56,6 +56,9 @@ def test_instalments_count_from_the_last_one_and_29_february_ends_on_28_february
     assert limit.last_day == datetime.date(2030, 2, 28)
     assert add_years(datetime.date(2028, 2, 29), 4) == datetime.date(2032, 2, 29)
     assert enforcement_limit([]) is None
+    # A credit correction due after the last instalment ends the performance period instead.
+    later = enforcement_limit([item(Kind.INSTALMENT, "2027-09-30"), item(Kind.NON_MONETARY, "2027-12-01")])
+    assert later is not None and not later.instalments and later.last_day == datetime.date(2029, 12, 1)
 
 
 @pytest.fixture
