@@ -16,7 +16,8 @@ from django.utils import timezone
 from judicial_link import performance
 from judicial_link.models import DueItem
 from judicial_link.performance import PerformanceError
-from mediation.models import Case, CaseState, LedgerEntry, Notification, User
+from mediation import services as case_services
+from mediation.models import Case, CaseState, ClockKind, Deadline, LedgerEntry, Notification, User
 from signing.models import Agreement
 from tests.judicial_helpers import effective_case
 from tests.performance_helpers import confirm_by_court, items_of, make_overdue, receipt_upload
@@ -225,3 +226,21 @@ def test_performance_after_the_ruling_moves_the_case_to_performing(
     report(items_of(signed)[0], bank_agent, django_capture_on_commit_callbacks)
     signed.refresh_from_db()
     assert signed.state == CaseState.PERFORMING
+
+
+def test_performance_starts_once_the_confirmation_window_has_closed_and_ends_with_the_case(
+    signed: Case, consumer: User, bank_agent: User, case_manager: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    Deadline.objects.filter(case=signed, kind=ClockKind.JUDICIAL_CONFIRMATION).update(due_date=yesterday)
+    first, second, _third = items_of(signed)
+    report(first, bank_agent, django_capture_on_commit_callbacks)
+    signed.refresh_from_db()
+    assert signed.state == CaseState.PERFORMING
+    case_services.close_case(signed, actor=case_manager, reason="双方同意结案")
+    before = snapshot(second)
+    with pytest.raises(PerformanceError) as closed:
+        report(second, bank_agent, django_capture_on_commit_callbacks, amount=None)
+    assert closed.value.code == "case_closed" and snapshot(second) == before
+    with pytest.raises(PerformanceError):
+        performance.confirm_performed(first, actor=consumer)
