@@ -208,3 +208,17 @@ def test_a_changed_payment_receipt_stops_the_package(
         enforcement.build_enforcement_package(signed, actor=consumer)
     assert refused.value.code == "evidence_changed"
     assert not EnforcementPackage.objects.exists()
+
+
+def test_enforcement_files_come_only_from_its_whitelisted_sources() -> None:
+    """在线调解规则 Art 18: like every purpose, enforcement reads a closed list; no room is on it."""
+    assert [source.__name__ for source in package.SOURCES["enforcement"]] == [
+        "ruling_document",
+        "agreement_document",
+        "due_items_document",
+        "payment_evidence_documents",
+        "ledger_document",
+        "parties_document",
+    ]
+    assert all(source.__module__ == "judicial_link.package" for source in package.SOURCES["enforcement"])
+    assert package.purpose_label("enforcement") == "申请强制执行" and "ruling" in package.SIGNED_DOC_TYPES
