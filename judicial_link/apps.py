@@ -14,6 +14,14 @@ class JudicialLinkConfig(AppConfig):
         register_case_panel(confirmation_panel)
         register_case_panel(termination_panel)
 
+        # The agreement's dated obligations become due items when it takes effect.
+        from judicial_link.case_panel import performance_panel
+        from judicial_link.performance import on_agreement_effective
+        from signing.signals import agreement_effective
+
+        register_case_panel(performance_panel)
+        agreement_effective.connect(on_agreement_effective, dispatch_uid="judicial.performance_items")
+
         # The court's own clocks remind the court's clerks.
         from judicial_link.services import court_of_open_application
         from mediation.models import ClockKind

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from judicial_link import termination
-from judicial_link.models import ReferralPackage
+from django.utils import timezone
+
+from judicial_link import enforcement, performance, termination
+from judicial_link.models import DueItem, ReferralPackage
 from mediation import permissions
-from mediation.models import Case, CaseState, ClockKind, Deadline, User
+from mediation.models import Case, CaseState, ClockKind, Deadline, Role, User
 from mediation.views.cases import CasePanel
 
 AFTER_AGREEMENT = {
@@ -42,5 +44,28 @@ def termination_panel(user: User, case: Case) -> CasePanel | None:
             "record": termination.record_of(case),
             "drafter": termination.may_draft(user, case),
             "referral": ReferralPackage.objects.filter(case=case).first(),
+        },
+    )
+
+
+def performance_panel(user: User, case: Case) -> CasePanel | None:
+    """Performance of the agreement: how many items are confirmed, overdue, disputed; the next one due."""
+    if not user.has_perm(permissions.VIEW, case):
+        return None
+    items = list(DueItem.objects.filter(case=case).order_by("sequence"))
+    if not items:
+        return None
+    today = timezone.localdate()
+    return CasePanel(
+        "judicial_link/performance/_case_panel.html",
+        {
+            "case": case,
+            "summary": performance.summary(items, today),
+            "limit": enforcement.enforcement_limit(items),
+            "today": today,
+            # Case managers also see how many items are overdue across their centre.
+            "centre_overdue": performance.overdue_for_centre(case.centre_id, today).count()
+            if user.role == Role.CASE_MANAGER and user.organisation_id == case.centre_id
+            else None,
         },
     )

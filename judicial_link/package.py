@@ -951,3 +951,109 @@ def verify_package(zip_bytes: bytes, *, trust_root_pem: bytes | None = None) -> 
     _check_checksums(entries, problems)
     report.ok = not problems
     return report
+
+
+# --- enforcement (民事诉讼法 Arts 235, 250) ----------------------------------------------------------
+# The application for enforcement of a confirmed agreement: the court's ruling, the agreement, the
+# due items with the performing side's evidence, the parties and the ledger. The application form
+# (申请执行书) is the applicant's own document and comes in through ``extra_files``. Like every
+# purpose, no private caucus room (mediation_sessions) is a source (在线调解规则 Art 18).
+
+TITLES["ruling"] = gettext_lazy("民事裁定书（确认调解协议有效）")
+TITLES["due_items"] = gettext_lazy("调解协议履行情况明细")
+PURPOSES["enforcement"] = gettext_lazy("申请强制执行")
+SIGNED_DOC_TYPES = SIGNED_DOC_TYPES | {"ruling"}
+
+
+def ruling_document(case: Case) -> list[PackageFile]:
+    """The court's sealed ruling confirming the agreement (the title to be enforced)."""
+    from judicial_link.models import ConfirmationApplication
+
+    application = (
+        ConfirmationApplication.objects.filter(case=case, state=ConfirmationApplication.State.CONFIRMED)
+        .exclude(ruling="")
+        .order_by("-ruled_at", "-pk")
+        .first()
+    )
+    if application is None:
+        raise PackageError("not_confirmed", _("调解协议尚未经人民法院裁定确认有效，不能申请强制执行。"))
+    content = _read(application.ruling)
+    if hashlib.sha256(content).hexdigest() != application.ruling_sha256:
+        raise PackageError("ruling_changed", _("裁定书文件与法院送达时记录的哈希值不一致，请联系系统管理员。"))
+    return [PackageFile("ruling/ruling.pdf", "ruling", _zh(TITLES["ruling"]), content)]
+
+
+def payment_evidence_path(item: Any) -> str:
+    return f"performance/evidence/{item.sequence:03d}.{EVIDENCE_SUFFIXES.get(item.evidence_content_type, 'bin')}"
+
+
+def _due_items(case: Case) -> list[Any]:
+    from judicial_link.models import DueItem
+
+    return list(DueItem.objects.filter(case=case).order_by("sequence"))
+
+
+def due_items_document(case: Case) -> list[PackageFile]:
+    """Every due item: what, by when, its state, the latest report and the answer to it."""
+    today = timezone.localdate()
+    rows = []
+    for item in _due_items(case):
+        rows.append(
+            {
+                "sequence": item.sequence,
+                "kind": item.kind,
+                "description": item.description,
+                "due_date": item.due_date.isoformat(),
+                "amount": str(item.amount) if item.amount is not None else None,
+                "payer": item.payer_name,
+                "payee": item.payee_name,
+                "state": item.state,
+                "state_label": _zh(item.get_state_display()),
+                "overdue": item.is_overdue(today),
+                "days_overdue": max((today - item.due_date).days, 0) if item.is_overdue(today) else 0,
+                "reports": item.report_count,
+                "paid_on": item.paid_on.isoformat() if item.paid_on else None,
+                "paid_amount": str(item.paid_amount) if item.paid_amount is not None else None,
+                "report_note": item.report_note,
+                "reported_at": _local(item.reported_at),
+                "evidence": payment_evidence_path(item) if item.evidence else None,
+                "evidence_sha256": item.evidence_sha256 or None,
+                "responded_at": _local(item.responded_at),
+                "dispute_reason": item.dispute_reason,
+            }
+        )
+    content = _json_bytes({"case_number": case.number, "as_of": today.isoformat(), "items": rows})
+    return [PackageFile("performance/due-items.json", "due_items", _zh(TITLES["due_items"]), content)]
+
+
+def payment_evidence_documents(case: Case) -> list[PackageFile]:
+    """The evidence of each reported performance, checked against the hash recorded at upload."""
+    files = []
+    for item in _due_items(case):
+        if not item.evidence:
+            continue
+        content = _read(item.evidence)
+        if hashlib.sha256(content).hexdigest() != item.evidence_sha256:
+            raise PackageError(
+                "evidence_changed",
+                _("履行凭证“%(name)s”的文件与上传时记录的哈希值不一致，请联系系统管理员。")
+                % {"name": item.evidence_name},
+            )
+        with translation.override("zh-hans"):
+            title = _("第 %(sequence)s 项履行凭证") % {"sequence": item.sequence}
+        files.append(
+            PackageFile(
+                payment_evidence_path(item), "payment_evidence", title, content, original_name=item.evidence_name
+            )
+        )
+    return files
+
+
+SOURCES["enforcement"] = (
+    ruling_document,
+    agreement_document,
+    due_items_document,
+    payment_evidence_documents,
+    ledger_document,
+    parties_document,
+)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("confirmation/", include("judicial_link.urls_application")),
     path("court/", include("judicial_link.urls_court")),
     path("termination/", include("judicial_link.urls_termination")),
+    path("performance/", include("judicial_link.urls_performance")),
 ]

@@ -38,7 +38,7 @@ from mediation import services as case_services
 from mediation.ledger import sm3_hex
 from mediation.models import Case, CaseParticipant, Organisation, TerminationReason, User
 from mediation.notifications import notify
-from signing import appearance, evidence, otp, pki, render, tsa
+from signing import appearance, evidence, otp, pki, render, signals, tsa
 from signing.evidence import Origin
 from signing.keys import key_service
 from signing.models import Agreement, IssuedCertificate, PdfRevision, SignatureSlot, SigningEvent
@@ -502,6 +502,8 @@ def _take_effect(agreement: Agreement, *, user: User, revision: PdfRevision, ip:
         data={"final_revision": revision.number, "final_sha256": revision.sha256, "final_sm3": revision.sm3},
     )
     case_services.record_agreement_effective(agreement.case, actor=user, effective_at=now, ip=ip)
+    # Inside the lock: whatever the receivers write (the due items) commits with the signature.
+    signals.agreement_effective.send(sender=Agreement, agreement=agreement)
 
 
 def _tell_next_signers(agreement: Agreement) -> None:

@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from judicial_link.models import ConfirmationApplication
+from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPackage
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
@@ -116,6 +116,32 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
         manifest_sha256="0" * 64,
     )
     application.package.save("foreign.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
+    # A due item with a payment receipt and an enforcement package (rows made directly, like the agreement).
+    due_item = DueItem(
+        case=case,
+        agreement=agreement,
+        sequence=1,
+        kind=DueItem.Kind.LUMP_SUM,
+        due_date=datetime.date(2027, 1, 4),
+        payer=DueItem.Side.INSTITUTION,
+        payer_name="外地银行",
+        payee_name="外地消费者",
+        description="外地",
+    )
+    due_item.evidence.save("receipt.pdf", ContentFile(factories.sample_pdf_bytes()), save=True)
+    enforcement = EnforcementPackage(
+        case=case,
+        application=application,
+        court=foreign_court,
+        built_by=owner,
+        last_performance_day=due_item.due_date,
+        limit_date=due_item.due_date,
+        package_size=4,
+        package_sha256="0" * 64,
+        package_sm3="0" * 64,
+        manifest_sha256="0" * 64,
+    )
+    enforcement.package.save("foreign-enforcement.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
     return {
         "case": case,
         "objects": {
@@ -140,6 +166,8 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "code": agreement.short_code,
             "name": "root.crt",
             "application_pk": application.pk,
+            "item_pk": due_item.pk,
+            "enforcement_pk": enforcement.pk,
         },
     }
 
