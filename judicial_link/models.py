@@ -49,6 +49,8 @@ class ConfirmationApplication(models.Model):
     integrity_ok = models.BooleanField(null=True)
     integrity_report = models.JSONField(default=dict, blank=True)
     integrity_checked_at = models.DateTimeField(null=True, blank=True)
+    # The court's own system confirmed receipt through the court API.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     court_case_number = models.CharField(_("法院案号"), max_length=60, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     refused_at = models.DateTimeField(null=True, blank=True)
@@ -335,3 +337,91 @@ class EnforcementPackage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.number} enforcement {self.pk}"
+
+
+# --- the court API and webhooks ----------------------------------------------------------------------
+
+
+class CourtApiToken(models.Model):
+    """A bearer token for one court's system, acting as one named clerk of that court.
+
+    Only the SHA-256 of the secret is kept; the secret is shown once when the token is made.
+    """
+
+    court = models.ForeignKey(
+        "mediation.Organisation",
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        limit_choices_to={"kind": "court"},
+    )
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(_("用途"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("法院接口令牌")
+        verbose_name_plural = _("法院接口令牌")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.court}"
+
+
+class CourtWebhook(models.Model):
+    """Where a court's system wants to hear about new applications; signed with the shared secret."""
+
+    court = models.OneToOneField(
+        "mediation.Organisation", on_delete=models.CASCADE, related_name="webhook", limit_choices_to={"kind": "court"}
+    )
+    url = models.URLField(_("回调地址"), max_length=500)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("法院回调地址")
+        verbose_name_plural = _("法院回调地址")
+
+    def __str__(self) -> str:
+        return f"{self.court} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one court's webhook, retried with back-off until delivered or given up."""
+
+    webhook = models.ForeignKey(CourtWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    application = models.ForeignKey(ConfirmationApplication, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"
+
+
+class ApiDecision(models.Model):
+    """A decision a court's system posted, kept so that the same request repeated is answered, not redone."""
+
+    application = models.ForeignKey(ConfirmationApplication, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=20)  # acceptance, extension, ruling
+    request_sha256 = models.CharField(max_length=64)
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "action"], name="one_api_decision_per_action")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}:{self.action}"

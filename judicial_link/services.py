@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from judicial_link import package as packages
-from judicial_link import preflight, venue
+from judicial_link import preflight, venue, webhooks
 from judicial_link.models import ConfirmationApplication
 from mediation import audience, clocks, ledger, permissions
 from mediation import services as case_services
@@ -155,6 +155,8 @@ def submit_application(
             _("司法确认申请已提交%(court)s。") % {"court": court.name},
             case,
         )
+        # The court's own system hears of it by webhook, if the court set one up.
+        transaction.on_commit(lambda: webhooks.announce_submitted(application), robust=True)
     return application
 
 

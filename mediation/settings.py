@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "phonenumber_field",
+    "rest_framework",
+    "drf_spectacular",
     "mediation",
     "mediators",
     "sessions.apps.MediationSessionsConfig",
@@ -305,3 +307,25 @@ PACKAGE_MAX_MB = envint("PACKAGE_MAX_MB", 1024)
 
 # The name shown in the header of every page.
 SITE_TITLE = _("枫桥金融纠纷在线调解平台")
+
+# --- the court API (judicial_link/api.py) ----------------------------------------------------------
+# Django REST framework serves only the court API; its views set their own authentication.
+REST_FRAMEWORK: dict[str, object] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "judicial_link.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"court_api": envstr("COURT_API_RATE", "600/hour")},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fengqiao court API",
+    "DESCRIPTION": "For courts' own systems: judicial-confirmation applications, their packages, acceptance and rulings.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/court/v1",
+}
+# Webhooks to courts: first try at once, then retries after base × 2^(n-1) seconds, then give up.
+COURT_WEBHOOK_TIMEOUT_SECONDS = envint("COURT_WEBHOOK_TIMEOUT_SECONDS", 5)
+COURT_WEBHOOK_BACKOFF_SECONDS = envint("COURT_WEBHOOK_BACKOFF_SECONDS", 60)
+COURT_WEBHOOK_MAX_ATTEMPTS = envint("COURT_WEBHOOK_MAX_ATTEMPTS", 8)

@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("sessions.urls")),
     # Agreements and signatures, public verification, the built-in CA and time-stamping service.
     path("", include("signing.urls")),
+    # The court API for courts' own systems (token per court) and its OpenAPI schema.
+    path("api/court/v1/", include("judicial_link.urls_api")),
     # Judicial confirmation: readiness, venue (and, to come, applications and the court side).
     path("", include("judicial_link.urls")),
 ]

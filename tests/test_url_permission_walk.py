@@ -46,7 +46,10 @@ PUBLIC = {
     "signing:pki_file",
     "signing:tsa",
 }
-SKIPPED_NAMESPACES = {"admin"}
+# The court API authenticates by court token, not by session: tests/test_court_api.py walks every
+# one of its URLs with another court's token (404) and without a token (401), and checks that a
+# logged-in session gets nothing from it.
+SKIPPED_NAMESPACES = {"admin", "court_api"}
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str | None = None) -> Iterator[tuple[str, URLPattern]]:
