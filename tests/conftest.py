@@ -184,3 +184,27 @@ def mediating_case(
     services.record_institution_consent(transferred_case, agent=bank_agent, consent=True)
     services.assign_mediator(transferred_case, actor=case_manager, mediator=mediator)
     return factories.accept_assignment(transferred_case, mediator=mediator)
+
+
+@pytest.fixture
+def ready_case(
+    mediating_case: Case,
+    consumer: User,
+    bank_agent: User,
+    mediator: User,
+    case_manager: User,
+    django_capture_on_commit_callbacks: Any,
+) -> Case:
+    """``mediating_case`` with its agreement signed by everyone: ready to apply for judicial confirmation."""
+    from tests.judicial_helpers import effective_case
+
+    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
+    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def tianhe(bank: Organisation) -> Organisation:
+    """A basic court covering the bank's (and the centre's) region."""
+    from tests.judicial_helpers import basic_court
+
+    return basic_court("广州市天河区人民法院", bank.region, "J0106")

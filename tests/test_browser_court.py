@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from judicial_link import services
 from judicial_link.models import ConfirmationApplication
 from mediation.models import Case, CaseState, Organisation, User
 from signing import verify
+from tests.browser_helpers import chromium, log_in
 from tests.judicial_helpers import application_documents, basic_court, clerk_of, effective_case
-from tests.signing_helpers import PASSWORD
-from tests.test_browser_complaint import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser_complaint import CHROMIUM
 
 SCREENSHOT = Path(tempfile.gettempdir()) / "court-application.png"
 NUMBER = "（2026）粤0106民特88号"
@@ -34,13 +32,7 @@ T = TypeVar("T")
 
 
 def _clerk_accepts_and_confirms(browser: Browser, base_url: str, case_number: str, download_to: Path) -> None:
-    page: Page = browser.new_context(
-        base_url=base_url, locale="zh-CN", viewport=ViewportSize(width=1100, height=900), accept_downloads=True
-    ).new_page()
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "tianhe_clerk")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
+    page = log_in(browser, base_url, "tianhe_clerk")
     # A clerk lands on the court's inbox.
     expect(page).to_have_url(f"{base_url}/court/")
     row = page.locator("a", has_text=case_number)
@@ -87,19 +79,8 @@ def test_the_court_accepts_and_confirms_in_the_browser(
     application = services.submit_application(case, actor=consumer, court=court, documents=application_documents(case))
     ruling = tmp_path / "ruling.pdf"
 
-    with ThreadPoolExecutor(max_workers=1) as worker:
-
-        def in_browser_thread(function: Callable[..., T], *args: Any) -> T:
-            return worker.submit(function, *args).result()
-
-        playwright = in_browser_thread(lambda: sync_playwright().start())
-        try:
-            browser = in_browser_thread(
-                lambda: playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            )
-            in_browser_thread(_clerk_accepts_and_confirms, browser, live_server.url, case.number, ruling)
-        finally:
-            in_browser_thread(playwright.stop)
+    with chromium() as (run, browser):
+        run(_clerk_accepts_and_confirms, browser, live_server.url, case.number, ruling)
 
     application.refresh_from_db()
     assert application.state == ConfirmationApplication.State.CONFIRMED

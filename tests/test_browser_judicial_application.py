@@ -9,21 +9,20 @@ the consumer sees the case confirmed and downloads the sealed ruling, which veri
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from judicial_link.models import ConfirmationApplication
 from mediation.models import Case, CaseState, Organisation, User
 from signing import verify
 from tests import factories
+from tests.browser_helpers import chromium, log_in
 from tests.judicial_helpers import basic_court, clerk_of, effective_case
 from tests.signing_helpers import PASSWORD, last_code
-from tests.test_browser_complaint import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser_complaint import CHROMIUM
 from tests.test_browser_court import NUMBER, _clerk_accepts_and_confirms
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
@@ -31,16 +30,6 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian c
 T = TypeVar("T")
 PHONE = ViewportSize(width=375, height=800)
 DESKTOP = ViewportSize(width=1100, height=900)
-
-
-def _log_in(browser: Browser, base_url: str, username: str, viewport: ViewportSize) -> Page:
-    page = browser.new_context(base_url=base_url, locale="zh-CN", viewport=viewport, accept_downloads=True).new_page()
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
-    expect(page.locator("input[name=username]")).to_have_count(0)
-    return page
 
 
 def _row(page: Page, code: str) -> Any:
@@ -62,7 +51,7 @@ def _sign(page: Page, code: str, otp: str) -> None:
 
 
 def _consumer_prepares(browser: Browser, base_url: str, case_pk: int, court_name: str) -> Page:
-    page = _log_in(browser, base_url, "consumer", PHONE)
+    page = log_in(browser, base_url, "consumer", PHONE)
     page.goto(f"/cases/{case_pk}/")
     page.click("a:has-text('准备并提交司法确认申请')")
     expect(page.locator("h1")).to_contain_text("司法确认申请")
@@ -83,7 +72,7 @@ def _consumer_prepares(browser: Browser, base_url: str, case_pk: int, court_name
 
 
 def _bank_opens(browser: Browser, base_url: str, case_pk: int) -> Page:
-    page = _log_in(browser, base_url, "bank_agent", DESKTOP)
+    page = log_in(browser, base_url, "bank_agent", DESKTOP)
     page.goto(f"/confirmation/{case_pk}/apply/")
     expect(page.locator("h1")).to_contain_text("司法确认申请")
     return page
@@ -131,31 +120,20 @@ def test_parties_apply_in_the_browser_and_the_court_confirms(
     consumers_copy = tmp_path / "consumers-ruling.pdf"
     undertaking = f"undertaking:consumer:{consumer.pk}"
 
-    with ThreadPoolExecutor(max_workers=1) as worker:
-
-        def in_browser_thread(function: Callable[..., T], *args: Any) -> T:
-            return worker.submit(function, *args).result()
-
-        playwright = in_browser_thread(lambda: sync_playwright().start())
-        try:
-            browser = in_browser_thread(
-                lambda: playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            )
-            url = live_server.url
-            consumer_page = in_browser_thread(_consumer_prepares, browser, url, case.pk, court.name)
-            in_browser_thread(_sign, consumer_page, "application_form", last_code(consumer))
-            bank_page = in_browser_thread(_bank_opens, browser, url, case.pk)
-            in_browser_thread(_ask_code, bank_page, "application_form")
-            in_browser_thread(_sign, bank_page, "application_form", last_code(bank_agent))
-            in_browser_thread(_ask_code, bank_page, "undertaking:institution")
-            in_browser_thread(_sign, bank_page, "undertaking:institution", last_code(bank_agent))
-            in_browser_thread(_ask_code, consumer_page, undertaking)
-            in_browser_thread(_sign, consumer_page, undertaking, last_code(consumer))
-            in_browser_thread(_bank_uploads_and_submits, bank_page, scan)
-            in_browser_thread(_clerk_accepts_and_confirms, browser, url, case.number, ruling)
-            in_browser_thread(_consumer_sees_confirmed, consumer_page, case.pk, consumers_copy)
-        finally:
-            in_browser_thread(playwright.stop)
+    with chromium() as (run, browser):
+        url = live_server.url
+        consumer_page = run(_consumer_prepares, browser, url, case.pk, court.name)
+        run(_sign, consumer_page, "application_form", last_code(consumer))
+        bank_page = run(_bank_opens, browser, url, case.pk)
+        run(_ask_code, bank_page, "application_form")
+        run(_sign, bank_page, "application_form", last_code(bank_agent))
+        run(_ask_code, bank_page, "undertaking:institution")
+        run(_sign, bank_page, "undertaking:institution", last_code(bank_agent))
+        run(_ask_code, consumer_page, undertaking)
+        run(_sign, consumer_page, undertaking, last_code(consumer))
+        run(_bank_uploads_and_submits, bank_page, scan)
+        run(_clerk_accepts_and_confirms, browser, url, case.number, ruling)
+        run(_consumer_sees_confirmed, consumer_page, case.pk, consumers_copy)
 
     application = ConfirmationApplication.objects.get(case=case)
     assert application.state == ConfirmationApplication.State.CONFIRMED and application.integrity_ok is True

@@ -8,18 +8,17 @@ reconnection each side shows every message exactly once, in order.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from mediation.models import Case, User
 from sessions import services
 from sessions.models import Message
+from tests.browser_helpers import chromium
 from tests.daphne_helpers import daphne, session_cookie
-from tests.test_browser_complaint import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser_complaint import CHROMIUM
 
 pytestmark = [
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
@@ -118,19 +117,8 @@ def test_two_browsers_chat_and_a_dropped_connection_loses_nothing(
     ids = {"joint": rooms[""], "consumer_caucus": rooms[f"consumer:{consumer.pk}"]}
     cookies = {"consumer": session_cookie(consumer), "mediator": session_cookie(mediator)}
 
-    with daphne() as [server], ThreadPoolExecutor(max_workers=1) as worker:
-
-        def in_browser_thread(function: Callable[..., T], *args: Any) -> T:
-            return worker.submit(function, *args).result()
-
-        playwright = in_browser_thread(lambda: sync_playwright().start())
-        try:
-            browser = in_browser_thread(
-                lambda: playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            )
-            in_browser_thread(_chat, browser, server.http, mediating_case.pk, cookies, ids)
-        finally:
-            in_browser_thread(playwright.stop)
+    with daphne() as [server], chromium() as (run, browser):
+        run(_chat, browser, server.http, mediating_case.pk, cookies, ids)
 
     joint = list(Message.objects.filter(room_id=ids["joint"]).order_by("seq").values_list("seq", "body"))
     assert [seq for seq, _body in joint] == [1, 2, 3, 4, 5, 6]

@@ -7,21 +7,20 @@ thread, the ORM in the test's thread; the code the page sends lands in the memor
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from judicial_link import package
 from judicial_link.models import TerminationRecord
 from mediation import services
 from mediation.models import Case, TerminationReason, User
 from signing import verify
+from tests.browser_helpers import chromium, log_in
 from tests.signing_helpers import PASSWORD, last_code
-from tests.test_browser_complaint import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser_complaint import CHROMIUM
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
 
@@ -29,21 +28,8 @@ T = TypeVar("T")
 UNDISPUTED = "被申请人已于2026年3月收取分期手续费1200元。"
 
 
-def _log_in(browser: Browser, base_url: str, username: str) -> Page:
-    context = browser.new_context(
-        base_url=base_url, locale="zh-CN", viewport=ViewportSize(width=1100, height=900), accept_downloads=True
-    )
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
-    expect(page.locator("input[name=username]")).to_have_count(0)
-    return page
-
-
 def _mediator_drafts_and_asks_for_a_code(browser: Browser, base_url: str, case_pk: int) -> Page:
-    page = _log_in(browser, base_url, "mediator")
+    page = log_in(browser, base_url, "mediator")
     page.goto(f"/cases/{case_pk}/")
     page.click("a:has-text('制作和签署调解终结记录')")
     # Prefilled from the complaint and the termination; the browser asks for what is required.
@@ -70,7 +56,7 @@ def _mediator_signs(page: Page, code: str) -> None:
 
 
 def _consumer_takes_the_package(browser: Browser, base_url: str, case_pk: int, download_to: Path) -> None:
-    page = _log_in(browser, base_url, "consumer")
+    page = log_in(browser, base_url, "consumer")
     page.goto(f"/cases/{case_pk}/")
     page.click("a:has-text('记录详情与诉讼材料包')")
     page.click("button:has-text('生成诉讼材料包')")
@@ -87,21 +73,10 @@ def test_the_mediator_signs_the_record_and_the_consumer_takes_the_package(
     case = services.terminate_mediation(mediating_case, actor=mediator, reason=TerminationReason.GAP_TOO_LARGE)
     zip_path = tmp_path / "referral.zip"
 
-    with ThreadPoolExecutor(max_workers=1) as worker:
-
-        def in_browser_thread(function: Callable[..., T], *args: Any) -> T:
-            return worker.submit(function, *args).result()
-
-        playwright = in_browser_thread(lambda: sync_playwright().start())
-        try:
-            browser = in_browser_thread(
-                lambda: playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            )
-            page = in_browser_thread(_mediator_drafts_and_asks_for_a_code, browser, live_server.url, case.pk)
-            in_browser_thread(_mediator_signs, page, last_code(mediator))
-            in_browser_thread(_consumer_takes_the_package, browser, live_server.url, case.pk, zip_path)
-        finally:
-            in_browser_thread(playwright.stop)
+    with chromium() as (run, browser):
+        page = run(_mediator_drafts_and_asks_for_a_code, browser, live_server.url, case.pk)
+        run(_mediator_signs, page, last_code(mediator))
+        run(_consumer_takes_the_package, browser, live_server.url, case.pk, zip_path)
 
     record = TerminationRecord.objects.get(case=case)
     assert record.undisputed_facts == UNDISPUTED and record.signed_by == mediator

@@ -15,7 +15,7 @@ from judicial_link import api, package, services
 from judicial_link.models import ConfirmationApplication
 from mediation.models import Case, LedgerEntry, Organisation, User
 from signing import verify
-from tests.judicial_helpers import application_documents, basic_court, clerk_of, effective_case
+from tests.judicial_helpers import application_documents, basic_court, clerk_of
 
 pytestmark = pytest.mark.django_db
 State = ConfirmationApplication.State
@@ -23,23 +23,10 @@ NUMBER = "（2026）粤0106民特7号"
 
 
 @pytest.fixture
-def tianhe(bank: Organisation) -> Organisation:
-    return basic_court("广州市天河区人民法院", bank.region, "J0106")
-
-
-@pytest.fixture
-def submitted(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    tianhe: Organisation,
-    django_capture_on_commit_callbacks: Any,
-) -> ConfirmationApplication:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    case = effective_case(mediating_case, people, django_capture_on_commit_callbacks)
-    return services.submit_application(case, actor=consumer, court=tianhe, documents=application_documents(case))
+def submitted(ready_case: Case, consumer: User, tianhe: Organisation) -> ConfirmationApplication:
+    return services.submit_application(
+        ready_case, actor=consumer, court=tianhe, documents=application_documents(ready_case)
+    )
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from django.utils import timezone
 from judicial_link import services, webhooks
 from judicial_link.models import ConfirmationApplication, WebhookDelivery
 from mediation.models import Case, Notification, Organisation, User
-from tests.judicial_helpers import application_documents, basic_court, clerk_of, effective_case
+from tests.judicial_helpers import application_documents, basic_court, clerk_of
 
 pytestmark = pytest.mark.django_db
 
@@ -78,19 +78,6 @@ def tianhe(bank: Organisation) -> Organisation:
     court = basic_court("广州市天河区人民法院", bank.region, "J0106")
     clerk_of(court, "tianhe_clerk")
     return court
-
-
-@pytest.fixture
-def ready_case(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
 
 
 def _submit(case: Case, consumer: User, court: Organisation, capture: Any) -> ConfirmationApplication:

@@ -16,30 +16,12 @@ from mediation.models import Case, CaseState, LedgerEntry, Organisation, User
 from signing import verify
 from signing.evidence import Origin
 from tests import factories
-from tests.judicial_helpers import basic_court, effective_case
+from tests.judicial_helpers import basic_court
 from tests.signing_helpers import PASSWORD, last_code
 
 pytestmark = pytest.mark.django_db
 ORIGIN = Origin(ip="203.0.113.9", user_agent="pytest")
 FORM = "application_form"
-
-
-@pytest.fixture
-def ready_case(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def tianhe(bank: Organisation) -> Organisation:
-    return basic_court("广州市天河区人民法院", bank.region, "J0106")
 
 
 @pytest.fixture

@@ -14,22 +14,9 @@ from judicial_link import services
 from judicial_link.models import ConfirmationApplication
 from mediation.models import Case, CaseState, ClockKind, Deadline, LedgerEntry, Notification, Organisation, User
 from signing import verify
-from tests.judicial_helpers import application_documents, basic_court, clerk_of, effective_case
+from tests.judicial_helpers import application_documents, basic_court, clerk_of
 
 State = ConfirmationApplication.State
-
-
-@pytest.fixture
-def ready_case(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture

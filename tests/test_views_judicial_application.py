@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from judicial_link.models import ApplicationDocument, ConfirmationApplication
 from mediation.models import Case, CaseState, Organisation, User
-from tests.judicial_helpers import basic_court, effective_case
 from tests.signing_helpers import PASSWORD, last_code
 from tests.test_judicial_application import pdf_upload
 
@@ -26,24 +25,6 @@ NAMES = [
     "apply_submit",
     "apply_document",
 ]
-
-
-@pytest.fixture
-def ready_case(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def tianhe(bank: Organisation) -> Organisation:
-    return basic_court("广州市天河区人民法院", bank.region, "J0106")
 
 
 def url(name: str, case: Case) -> str:
