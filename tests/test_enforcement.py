@@ -21,7 +21,6 @@ from judicial_link.models import DueItem, EnforcementPackage
 from judicial_link.performance import PerformanceError
 from mediation.models import Case, LedgerEntry, Notification, User
 from signing import verify
-from tests.judicial_helpers import effective_case
 from tests.performance_helpers import confirm_by_court, items_of, make_overdue, receipt_upload
 from tests.test_judicial_package import openssl_verify, sha256sum_check, unzip
 
@@ -62,16 +61,9 @@ def test_instalments_count_from_the_last_one_and_29_february_ends_on_28_february
 
 
 @pytest.fixture
-def signed(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
+def signed(ready_case: Case) -> Case:
+    """The case with its agreement in effect (conftest's ready_case)."""
+    return ready_case
 
 
 def test_enforcement_is_refused_before_the_court_confirms(signed: Case, consumer: User) -> None:

@@ -19,7 +19,6 @@ from judicial_link.performance import PerformanceError
 from mediation import services as case_services
 from mediation.models import Case, CaseState, ClockKind, Deadline, LedgerEntry, Notification, User
 from signing.models import Agreement
-from tests.judicial_helpers import effective_case
 from tests.performance_helpers import confirm_by_court, items_of, make_overdue, receipt_upload
 from tests.signing_helpers import agreed_terms
 
@@ -27,16 +26,9 @@ State = DueItem.State
 
 
 @pytest.fixture
-def signed(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
+def signed(ready_case: Case) -> Case:
+    """The case with its agreement in effect (conftest's ready_case)."""
+    return ready_case
 
 
 def report(item: DueItem, actor: User, capture: Any, **changes: Any) -> DueItem:

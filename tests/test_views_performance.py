@@ -14,23 +14,15 @@ from django.utils import timezone
 from judicial_link import performance
 from judicial_link.models import DueItem, EnforcementPackage
 from mediation.models import Case, CaseState, LedgerEntry, User
-from tests.judicial_helpers import effective_case
 from tests.performance_helpers import confirm_by_court, items_of, make_overdue, receipt_upload
 
 State = DueItem.State
 
 
 @pytest.fixture
-def signed(
-    mediating_case: Case,
-    consumer: User,
-    bank_agent: User,
-    mediator: User,
-    case_manager: User,
-    django_capture_on_commit_callbacks: Any,
-) -> Case:
-    people = {"consumer": consumer, "bank_agent": bank_agent, "mediator": mediator, "case_manager": case_manager}
-    return effective_case(mediating_case, people, django_capture_on_commit_callbacks)
+def signed(ready_case: Case) -> Case:
+    """The case with its agreement in effect (conftest's ready_case)."""
+    return ready_case
 
 
 def client_for(user: User) -> Client:
