@@ -25,6 +25,7 @@ from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -91,6 +92,20 @@ class CourtTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="fengqiao-court-api"'
+
+
+class CourtTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How the OpenAPI schema describes the token."""
+
+    target_class = "judicial_link.api.CourtTokenAuthentication"
+    name = "courtToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A court's token from `manage.py court_api_token create` (fqc_…).",
+        }
 
 
 class CourtTokenThrottle(SimpleRateThrottle):
@@ -229,7 +244,7 @@ class ApplicationSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
     ruling_extended = serializers.BooleanField()
     ruling = inline_serializer(
-        "Ruling",
+        "RulingResult",
         {
             "outcome": serializers.ChoiceField(choices=["confirmed", "rejected"]),
             "ruled_at": serializers.DateTimeField(),

@@ -116,8 +116,9 @@ def deliver(delivery: WebhookDelivery, *, now: datetime.datetime | None = None) 
         delivery = (
             WebhookDelivery.objects.select_for_update().select_related("webhook", "application").get(pk=delivery.pk)
         )
-        if delivery.delivered_at is not None or delivery.given_up_at is not None:
-            return delivery
+        due = delivery.next_attempt_at is not None and delivery.next_attempt_at <= now
+        if delivery.delivered_at is not None or delivery.given_up_at is not None or not due:
+            return delivery  # done, or another run already tried it and scheduled the next attempt
         status, error = _post(delivery, now)
         delivery.attempts += 1
         delivery.last_status = status

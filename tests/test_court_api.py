@@ -240,6 +240,14 @@ def test_the_openapi_schema_is_valid_and_lists_every_route() -> None:
         "/api/court/v1/applications/{application_pk}/extension",
     }
     assert set(schema["paths"]["/api/court/v1/applications/{application_pk}/ruling"]) == {"get", "post"}
+    assert schema["components"]["securitySchemes"]["courtToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A court's token from `manage.py court_api_token create` (fqc_…).",
+    }
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            assert operation["security"] == [{"courtToken": []}]
     for operations in schema["paths"].values():
         for operation in operations.values():
             assert {"401", "404"} <= set(operation["responses"]) or "429" in operation["responses"]

@@ -125,8 +125,10 @@ def test_a_failing_receiver_is_retried_with_back_off_until_it_answers(
     first_retry = delivery.next_attempt_at
     assert first_retry is not None
 
-    # Not yet due: nothing is sent.
+    # Not yet due: nothing is sent, not even by a second cron run holding the delivery.
     assert webhooks.deliver_due(now=first_retry - datetime.timedelta(seconds=1)) == []
+    assert webhooks.deliver(delivery, now=first_retry - datetime.timedelta(seconds=1)).attempts == 1
+    assert len(receiver.received) == 1
     webhooks.deliver_due(now=first_retry)
     delivery.refresh_from_db()
     assert delivery.attempts == 2 and delivery.next_attempt_at == first_retry + datetime.timedelta(seconds=120)
