@@ -43,10 +43,53 @@ class MediationSession(models.Model):
 
     class Meta:
         ordering = ["case", "number"]
-        constraints = [models.UniqueConstraint(fields=["case", "number"], name="one_session_number_per_case")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "number"], name="one_session_number_per_case"),
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(state="open"), name="one_open_session_per_case"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}#{self.number}"
+
+
+class Attendance(models.Model):
+    """One person at one session: identity re-checked, sham-mediation warning acknowledged, times.
+
+    在线调解规则 Art 17 / 在线诉讼规则 Art 7: before taking part each participant re-verifies identity
+    with a one-time code to their verified phone and acknowledges the warning about sham mediation.
+    The mediation record (调解笔录) lists these rows.
+    """
+
+    class Role(models.TextChoices):
+        CONSUMER = "consumer", _("投诉人")
+        INSTITUTION = "institution", _("金融机构")
+        MEDIATOR = "mediator", _("调解员")
+        OTHER = "other", _("其他参与人")
+
+    session = models.ForeignKey(MediationSession, on_delete=models.CASCADE, related_name="attendances")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(_("身份"), max_length=12, choices=Role.choices)
+    # How identity was re-verified ("sms", "email" one-time code) and when.
+    identity_method = models.CharField(max_length=10, blank=True)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
+    warning_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    # Set by the mediator: the person may read but not write until unmuted.
+    muted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "role", "user"]
+        constraints = [models.UniqueConstraint(fields=["session", "user"], name="one_attendance_per_session_user")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.user_id}"
+
+    @property
+    def checked_in(self) -> bool:
+        return self.identity_verified_at is not None and self.warning_acknowledged_at is not None
 
 
 class Room(models.Model):

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from mediation import ledger, permissions
 from mediation.models import Case, CaseParticipant, User
 from mediation.services import CaseError
-from sessions.models import Message, Presence, Room
+from sessions.models import MediationSession, Message, Presence, Room
 
 Kind = Room.Kind
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -65,6 +65,11 @@ def rooms_for_case(case: Case) -> list[Room]:
     sides += [(Kind.CAUCUS, f"consumer:{user_id}") for user_id in consumers.values_list("user_id", flat=True)]
     sides.append((Kind.CAUCUS, Room.INSTITUTION_SIDE))
     return [Room.objects.get_or_create(case=case, kind=kind, side=side)[0] for kind, side in sides]
+
+
+def open_session(case: Case) -> MediationSession | None:
+    """The case's session in progress, if any: messages posted meanwhile belong to it."""
+    return MediationSession.objects.filter(case=case, state=MediationSession.State.OPEN).order_by("-number").first()
 
 
 def joint_room(case: Case) -> Room:
@@ -150,7 +155,14 @@ def _append(
     locked.last_seq += 1
     locked.save(update_fields=["last_seq"])
     message = Message.objects.create(
-        room=locked, seq=locked.last_seq, kind=kind, author=author, body=body, event=event or {}, client_id=client_id
+        room=locked,
+        seq=locked.last_seq,
+        kind=kind,
+        author=author,
+        body=body,
+        event=event or {},
+        client_id=client_id,
+        session=open_session(locked.case),
     )
     for broadcast in list(_broadcasters):
         transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
