@@ -322,8 +322,8 @@ def _ledger_data(session: MediationSession, people: list[User]) -> dict[str, obj
         "session": session.pk,
         "number": session.number,
         "mode": session.mode,
-        "start": session.scheduled_start.isoformat(),
-        "end": session.scheduled_end.isoformat(),
+        "start": session.scheduled_start.astimezone(datetime.UTC).isoformat(),
+        "end": session.scheduled_end.astimezone(datetime.UTC).isoformat(),
         "expected": sorted(person.pk for person in people),
         "sequence": session.sequence,
     }
