@@ -74,7 +74,7 @@ def _page(
             if is_mediator
             else []
         ),
-        "reminder_hours": scheduling.reminder_hours(),
+        "reminder_hours": sorted(scheduling.reminder_hours(), reverse=True),
     }
     return render(request, "sessions/sessions_list.html", context, status=status)
 
