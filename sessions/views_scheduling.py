@@ -64,9 +64,10 @@ def _page(
         ],
         "is_mediator": is_mediator,
         "can_schedule": can_schedule,
-        "schedule_form": (schedule_form or ScheduleForm(case=case)) if can_schedule else None,
+        # A refused form is shown even when the page would not offer it now, so its error is seen.
+        "schedule_form": schedule_form or (ScheduleForm(case=case) if can_schedule else None),
         "can_declare": can_declare,
-        "unavailable_form": (unavailable_form or UnavailableDateForm()) if can_declare else None,
+        "unavailable_form": unavailable_form or (UnavailableDateForm() if can_declare else None),
         "my_dates": [entry for entry in upcoming if entry.user_id == user.pk],
         # The mediator plans around everyone's days; a party sees only their own.
         "everyone_dates": (

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from mediation import services
 from mediation.models import Case, LedgerEntry, User
 from sessions import scheduling
 from sessions.models import MediationSession, UnavailableDate
@@ -216,6 +217,21 @@ def test_an_unavailable_day_is_refused_naming_who_until_the_mediator_overrides(
     response = client.post(url, schedule_data(mediating_case, at(4), override_unavailability="on"))
     assert response.status_code == 302
     assert MediationSession.objects.get().overridden_unavailability[0]["user"] == consumer.pk
+
+
+def test_scheduling_after_mediation_ended_is_refused_with_a_message(mediating_case: Case, mediator: User) -> None:
+    services.record_agreement_effective(mediating_case, actor=mediator)
+    client = client_for(mediator)
+    assert 'id="schedule-form"' not in client.get(list_url(mediating_case)).content.decode()
+
+    response = client.post(
+        reverse("sessions:session_schedule", kwargs={"case_pk": mediating_case.pk}),
+        schedule_data(mediating_case, at(4)),
+    )
+
+    assert response.status_code == 400
+    assert "案件不在调解阶段，不能安排调解会议。" in response.content.decode()
+    assert not MediationSession.objects.exists()
 
 
 def test_the_mediator_sees_everyones_unavailable_days_a_party_only_their_own(
