@@ -7,11 +7,11 @@ SMS goes out only where a service asks for it (``send_sms``: one-time codes, urg
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 from django.db import transaction
 from django.utils.module_loading import import_string
 
@@ -49,8 +49,20 @@ def send_sms(phone: str, text: str) -> None:
     sms_backend().send(phone, text)
 
 
-def notify(recipients: Iterable[User], kind: str, message: str, *, case: Case | None = None) -> list[Notification]:
-    """Create in-app notifications now; send the e-mail copies after the transaction commits."""
+# An e-mail attachment as Django's EmailMessage takes it: (filename, content, mimetype).
+Attachment = tuple[str, bytes | str, str]
+
+
+def notify(
+    recipients: Iterable[User],
+    kind: str,
+    message: str,
+    *,
+    case: Case | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> list[Notification]:
+    """Create in-app notifications now; send the e-mail copies (with ``attachments``, such as a
+    calendar invitation) after the transaction commits."""
     notes = [
         Notification.objects.create(recipient=user, case=case, kind=kind, message=message)
         for user in {u.pk: u for u in recipients}.values()
@@ -61,13 +73,16 @@ def notify(recipients: Iterable[User], kind: str, message: str, *, case: Case | 
         # user-typed reasons, which may contain one.
         headline = " ".join(message.split())[:60]
         subject = f"[{case.number}] {headline}" if case else headline
-        transaction.on_commit(lambda: _send_emails(subject, message, addresses))
+        transaction.on_commit(lambda: _send_emails(subject, message, addresses, attachments))
     return notes
 
 
-def _send_emails(subject: str, body: str, addresses: list[str]) -> None:
+def _send_emails(subject: str, body: str, addresses: list[str], attachments: Sequence[Attachment] = ()) -> None:
     for address in addresses:
         try:
-            send_mail(subject, body, None, [address])
+            if attachments:
+                EmailMessage(subject, body, None, [address], attachments=list(attachments)).send()
+            else:
+                send_mail(subject, body, None, [address])
         except OSError:
             logger.exception("could not send notification e-mail to %s", address)

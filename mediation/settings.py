@@ -230,6 +230,8 @@ SESSION_MESSAGE_MAX_CHARS = envint("SESSION_MESSAGE_MAX_CHARS", 2000)
 SESSION_PRESENCE_SECONDS = envint("SESSION_PRESENCE_SECONDS", 60)
 # Per person and room: at most this many messages in any 10 seconds.
 SESSION_MESSAGES_PER_10S = envint("SESSION_MESSAGES_PER_10S", 20)
+# Reminders before each scheduled sitting, in hours before its start (sent once each by sweep_deadlines).
+SESSION_REMINDER_HOURS = [int(h) for h in envlist("SESSION_REMINDER_HOURS", ["24", "1"])]
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -54,6 +54,17 @@ def register_recipients(kind: str, recipients: Callable[[Case], list[User]]) -> 
     RECIPIENTS[kind] = recipients
 
 
+# Reminders apps further right send on the same pass (the sessions' reminders before each
+# sitting): each is called with the moment of the pass and returns how many reminders it sent.
+TimedReminders = Callable[[datetime.datetime], int]
+TIMED_REMINDERS: list[TimedReminders] = []
+
+
+def register_timed_reminders(send: TimedReminders) -> None:
+    if send not in TIMED_REMINDERS:
+        TIMED_REMINDERS.append(send)
+
+
 def _left_and_span(deadline: Deadline, today: datetime.date, calendar: WorkingCalendar) -> tuple[int, int]:
     """Days left and the clock's whole span, both in the clock's own unit.
 
@@ -189,9 +200,11 @@ def reminder_thresholds() -> dict[str, list[int]]:
     return {kind: special.get(kind, default) for kind in ClockKind.values}
 
 
-def sweep_deadlines(today: datetime.date | None = None) -> SweepResult:
-    """Remind and escalate every running clock as of ``today`` (Asia/Shanghai by default)."""
-    today = today or timezone.localdate()
+def sweep_deadlines(today: datetime.date | None = None, *, now: datetime.datetime | None = None) -> SweepResult:
+    """Remind and escalate every running clock as of ``today`` (Asia/Shanghai by default), and send
+    the registered hour-based reminders due at ``now``."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     by_kind = reminder_thresholds()
     calendar = WorkingCalendar()
     result = SweepResult()
@@ -216,4 +229,6 @@ def sweep_deadlines(today: datetime.date | None = None) -> SweepResult:
         step = reminder_step(deadline, today, calendar, thresholds)
         if step is not None and (deadline.pk, step, deadline.due_date) not in already_sent:
             result.reminders += _remind(deadline.pk, deadline.case_id, today, calendar, thresholds)
+    for send in TIMED_REMINDERS:
+        result.reminders += send(now)
     return result

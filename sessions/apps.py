@@ -19,3 +19,9 @@ class MediationSessionsConfig(AppConfig):
         from sessions.case_panel import rooms_panel
 
         register_case_panel(rooms_panel)
+
+        # Reminders before each scheduled sitting go out on the deadline sweep's pass.
+        from mediation.sweep import register_timed_reminders
+        from sessions.scheduling import send_session_reminders
+
+        register_timed_reminders(send_session_reminders)

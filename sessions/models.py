@@ -40,6 +40,18 @@ class MediationSession(models.Model):
     recording_consent = models.BooleanField(_("同意录音录像"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Scheduling (sessions.scheduling): who is invited, and the invitation's iCalendar SEQUENCE,
+    # raised on every reschedule and on cancellation so calendars replace the earlier copy.
+    expected_participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="expected_mediation_sessions", verbose_name=_("应到人员")
+    )
+    sequence = models.PositiveIntegerField(default=0)
+    # When the current times were sent out: a reminder threshold longer than the notice given is skipped.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    # The declared unavailable dates the mediator knowingly scheduled over: [{"user": id, "date": "…"}].
+    overridden_unavailability = models.JSONField(default=list, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(_("取消原因"), blank=True)
 
     class Meta:
         ordering = ["case", "number"]
@@ -286,3 +298,40 @@ class BlindBid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round_id}/{self.side}"
+
+
+class UnavailableDate(models.Model):
+    """A day a party (or the mediator) cannot attend a sitting of this case; scheduling checks it."""
+
+    case = models.ForeignKey("mediation.Case", on_delete=models.CASCADE, related_name="unavailable_dates")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(_("日期"))
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "date", "user"]
+        constraints = [models.UniqueConstraint(fields=["case", "user", "date"], name="one_unavailable_date_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.user_id}:{self.date}"
+
+
+class SessionReminder(models.Model):
+    """One reminder sent before a sitting; the unique key makes the sweep idempotent.
+
+    Keyed by the start time too: a rescheduled sitting is reminded again before its new start.
+    """
+
+    session = models.ForeignKey(MediationSession, on_delete=models.CASCADE, related_name="reminders")
+    hours_before = models.PositiveIntegerField()
+    start = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "hours_before", "start"], name="one_reminder_per_threshold")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}-{self.hours_before}h"
