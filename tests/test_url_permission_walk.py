@@ -24,6 +24,7 @@ from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPa
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
+from sessions.models import Attendance, MediationSession
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
@@ -145,6 +146,15 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
         manifest_sha256="0" * 64,
     )
     enforcement.package.save("foreign-enforcement.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
+    # A sitting with the mediator checked in, so the sitting pages and their controls refuse something real.
+    sitting = MediationSession.objects.create(
+        case=case,
+        number=1,
+        scheduled_start=datetime.datetime(2027, 1, 5, 9, tzinfo=datetime.UTC),
+        scheduled_end=datetime.datetime(2027, 1, 5, 11, tzinfo=datetime.UTC),
+        created_by=mediator,
+    )
+    attendance = Attendance.objects.create(session=sitting, user=mediator, role=Attendance.Role.MEDIATOR)
     return {
         "case": case,
         "objects": {
@@ -171,6 +181,8 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "application_pk": application.pk,
             "item_pk": due_item.pk,
             "enforcement_pk": enforcement.pk,
+            "session_pk": sitting.pk,
+            "attendance_pk": attendance.pk,
         },
     }
 
