@@ -306,19 +306,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def sitting_muted(self, event: dict[str, Any]) -> None:
         if event["case"] == self.room.case_id:
-            await self.send_json({"type": "muted", "session": event["session"]})
+            message = _("您已被调解员禁言，可以阅读但暂时不能发言。")
+            await self.send_json({"type": "muted", "session": event["session"], "message": message})
 
     async def sitting_unmuted(self, event: dict[str, Any]) -> None:
         if event["case"] == self.room.case_id:
-            await self.send_json({"type": "unmuted", "session": event["session"]})
+            message = _("调解员已解除您的禁言。")
+            await self.send_json({"type": "unmuted", "session": event["session"], "message": message})
 
     async def sitting_moved(self, event: dict[str, Any]) -> None:
         if event["case"] == self.room.case_id:
+            message = (
+                _("调解员已请您进入单方会谈室。") if event["to"] == "caucus" else _("调解员已请您回到联合调解室。")
+            )
             frame = {"type": "moved", "session": event["session"], "to": event["to"], "to_room": event["to_room"]}
-            await self.send_json(frame)
+            await self.send_json({**frame, "message": message})
 
     async def sitting_closed(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "session_closed", "session": event["session"], "number": event["number"]})
+        message = _("第 %(number)d 场调解已结束，调解室恢复留言。") % {"number": event["number"]}
+        await self.send_json(
+            {"type": "session_closed", "session": event["session"], "number": event["number"], "message": message}
+        )
 
     async def _typing(self, content: dict[str, Any]) -> None:
         now = timezone.now().timestamp()
