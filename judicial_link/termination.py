@@ -34,13 +34,12 @@ from judicial_link.models import ReferralPackage, TerminationRecord
 from mediation import audience, ledger, permissions
 from mediation.classification import issue_type_label
 from mediation.ledger import sm3_hex
-from mediation.models import Case, CaseParticipant, CaseState, InstitutionAnswer, User
+from mediation.models import Case, CaseParticipant, CaseState, InstitutionAnswer, OneTimeCode, User
 from mediation.notifications import notify
 from mediation.services import CaseError
 from signing import documents, pki
 from signing import services as signing_services
 from signing.evidence import Origin
-from signing.models import OneTimeCode
 from signing.render import render_pdf
 from signing.services import SigningError
 

@@ -24,7 +24,7 @@ from limits import RateLimitItemPerSecond, storage, strategies
 
 from mediation import permissions
 from mediation.models import User
-from sessions import negotiation, services
+from sessions import negotiation, opening, services
 from sessions.models import BlindBidRound, Message, Offer, Room
 from sessions.services import RoomError
 
@@ -87,6 +87,8 @@ def _limiter() -> tuple[strategies.MovingWindowRateLimiter, RateLimitItemPerSeco
     return limiter, RateLimitItemPerSecond(settings.SESSION_MESSAGES_PER_10S, 10)
 
 
+# The mediator keeps order during an open sitting (sessions/opening.py).
+ORDER_FRAMES = ("mute", "unmute", "move")
 NEGOTIATION_FRAMES = ("offer", "answer_offer", "withdraw_offer", "open_bidding", "bid", "cancel_bidding")
 
 
@@ -131,6 +133,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(f"user.{self.user.pk}", self.channel_name)
         await database_sync_to_async(services.join)(self.room, user=self.user, channel_name=self.channel_name)
+        await database_sync_to_async(opening.connection_opened)(self.room, user=self.user)
         await self.accept()
         await self._presence_changed()
 
@@ -140,6 +143,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.channel_layer.group_discard(f"user.{self.user.pk}", self.channel_name)
         await database_sync_to_async(services.leave)(self.channel_name)
+        await database_sync_to_async(opening.connection_closed)(self.room, user=self.user)
         await self._presence_changed()
 
     # --- client frames ---------------------------------------------------------------------------
@@ -154,6 +158,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "typing": self._typing,
             "release": self._release,
             "ping": self._ping,
+            **{name: self._keep_order for name in ORDER_FRAMES},
             **{name: self._negotiate for name in NEGOTIATION_FRAMES},
         }.get(content["type"])
         if handler is None:
@@ -211,7 +216,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
         except RoomError as error:
             await self.send_json(
-                _error(error.code, error.message, field=error.field, client_id=content.get("client_id"))
+                _error(error.code, error.message, field=error.field, client_id=content.get("client_id"), **error.extra)
             )
             if error.code == "forbidden":
                 await self.close(code=REFUSED)
@@ -278,6 +283,50 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 bid_round = negotiation.submit_bid(bid_round, user=user, figure=content.get("figure"), ip=ip)
         # The figure is never echoed back, not even to its own side.
         return {"round": bid_round.number, "state": bid_round.state}
+
+    # --- the mediator's controls during a sitting ------------------------------------------------
+
+    async def _keep_order(self, content: dict[str, Any]) -> None:
+        """``mute``/``unmute`` {user} and ``move`` {user, to}: mediators only; answered with ``done``."""
+        try:
+            await database_sync_to_async(self._keep_order_sync)(content)
+        except RoomError as error:
+            await self.send_json(_error(error.code, error.message, field=error.field))
+            return
+        await self.send_json({"type": "done", "action": content["type"], "user": content.get("user")})
+
+    def _keep_order_sync(self, content: dict[str, Any]) -> None:
+        case, user = self.room.case, User.objects.get(pk=self.user.pk)  # fresh: permissions are cached
+        ip = self.scope.get("client", [None])[0]
+        if content["type"] == "move":
+            opening.move(case, mediator=user, target=content.get("user"), to=content.get("to"), ip=ip)
+        else:
+            muted = content["type"] == "mute"
+            opening.set_muted(case, mediator=user, target=content.get("user"), muted=muted, ip=ip)
+
+    async def sitting_muted(self, event: dict[str, Any]) -> None:
+        if event["case"] == self.room.case_id:
+            message = _("您已被调解员禁言，可以阅读但暂时不能发言。")
+            await self.send_json({"type": "muted", "session": event["session"], "message": message})
+
+    async def sitting_unmuted(self, event: dict[str, Any]) -> None:
+        if event["case"] == self.room.case_id:
+            message = _("调解员已解除您的禁言。")
+            await self.send_json({"type": "unmuted", "session": event["session"], "message": message})
+
+    async def sitting_moved(self, event: dict[str, Any]) -> None:
+        if event["case"] == self.room.case_id:
+            message = (
+                _("调解员已请您进入单方会谈室。") if event["to"] == "caucus" else _("调解员已请您回到联合调解室。")
+            )
+            frame = {"type": "moved", "session": event["session"], "to": event["to"], "to_room": event["to_room"]}
+            await self.send_json({**frame, "message": message})
+
+    async def sitting_closed(self, event: dict[str, Any]) -> None:
+        message = _("第 %(number)d 场调解已结束，调解室恢复留言。") % {"number": event["number"]}
+        await self.send_json(
+            {"type": "session_closed", "session": event["session"], "number": event["number"], "message": message}
+        )
 
     async def _typing(self, content: dict[str, Any]) -> None:
         now = timezone.now().timestamp()

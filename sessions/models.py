@@ -91,6 +91,8 @@ class Attendance(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
     # Set by the mediator: the person may read but not write until unmuted.
     muted_at = models.DateTimeField(null=True, blank=True)
+    # Where the mediator has put a party: in their own caucus they cannot write in the joint room.
+    in_caucus = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["session", "role", "user"]

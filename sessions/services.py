@@ -20,13 +20,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mediation import ledger, permissions
 from mediation.models import Case, CaseParticipant, User
 from mediation.services import CaseError
-from sessions.models import MediationSession, Message, Presence, Room
+from sessions.models import Attendance, MediationSession, Message, Presence, Room
 
 Kind = Room.Kind
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -37,11 +38,12 @@ _broadcasters: list[Broadcast] = []
 class RoomError(CaseError):
     """Refused; ``code`` is stable (websocket error frames and API bodies carry it)."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.extra = extra  # more fields for the error frame (e.g. check_in_url)
 
 
 def message_max_chars() -> int:
@@ -191,11 +193,40 @@ def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") ->
         room = Room.objects.select_related("case").get(pk=room.pk)
         if not may_enter(author, room):
             raise RoomError("forbidden", _("您已无权在该调解室发言。"))
+        check_sitting_allows_writing(room, author)
         if client_id:
             sent = Message.objects.filter(room=room, author=author, client_id=client_id).first()
             if sent is not None:
                 return sent
         return _append(room, author=author, body=text, kind=Message.Kind.TEXT, client_id=client_id)
+
+
+# --- while a sitting is open (sessions/opening.py opens and runs it) ------------------------------
+
+
+def check_sitting_allows_writing(room: Room, author: User) -> None:
+    """During an open sitting only checked-in people write, the muted do not, and a party the
+    mediator put in its caucus does not write in the joint room. Between sittings the rooms stay
+    asynchronous: anyone who may enter may write.
+
+    在线调解规则 Art 17 / 在线诉讼规则 Art 7: identity re-checked and the warning acknowledged first.
+    """
+    session = open_session(room.case)
+    if session is None:
+        return
+    attendance = Attendance.objects.filter(session=session, user=author).first()
+    if attendance is None or not attendance.checked_in:
+        url = reverse("sessions:check_in", kwargs={"session_pk": session.pk})
+        raise RoomError(
+            "check_in_required",
+            _("第 %(number)d 场调解正在进行：请先到签到页面（%(url)s）核验身份并确认风险提示，再发言。")
+            % {"number": session.number, "url": url},
+            check_in_url=url,
+        )
+    if attendance.muted_at is not None:
+        raise RoomError("muted", _("您已被调解员禁言，暂时不能发言。"))
+    if attendance.in_caucus and room.kind == Kind.JOINT:
+        raise RoomError("in_caucus", _("调解员已请您进入单方会谈室，暂时不能在联合调解室发言。"))
 
 
 def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
@@ -223,6 +254,7 @@ def release(message: Message, *, user: User, ip: str | None = None) -> Message:
         joint = joint_room(room.case)
         if not may_enter(user, joint):
             raise RoomError("forbidden", _("您已无权在该调解室发言。"))
+        check_sitting_allows_writing(room, user)
         message.released_at = timezone.now()
         message.save(update_fields=["released_at"])
         copy = _append(joint, author=user, body=message.body, kind=Message.Kind.TEXT)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions import views, views_scheduling
+from sessions import views, views_opening, views_scheduling
 
 app_name = "sessions"
 
@@ -17,4 +17,18 @@ urlpatterns = [
     path("sessions/<int:session_pk>/reschedule/", views_scheduling.session_reschedule, name="session_reschedule"),
     path("sessions/<int:session_pk>/cancel/", views_scheduling.session_cancel, name="session_cancel"),
     path("sessions/<int:session_pk>/invite.ics", views_scheduling.session_ics, name="session_ics"),
+]
+
+# Opening and running a sitting (sessions/views_opening.py).
+urlpatterns += [
+    path("sessions/<int:session_pk>/", views_opening.session_detail, name="session_detail"),
+    path("sessions/<int:session_pk>/check-in/", views_opening.check_in, name="check_in"),
+    path("sessions/<int:session_pk>/recording/", views_opening.session_recording, name="session_recording"),
+    path("sessions/<int:session_pk>/open/", views_opening.session_open, name="session_open"),
+    path("sessions/<int:session_pk>/close/", views_opening.session_close, name="session_close"),
+    path(
+        "sessions/<int:session_pk>/attendance/<int:attendance_pk>/",
+        views_opening.attendance_action,
+        name="attendance_action",
+    ),
 ]

@@ -19,13 +19,13 @@ from typing import Any
 
 from django.utils import translation
 
-from mediation import ledger
+from mediation import ledger, otp
 from mediation.ledger import sm3_hex
-from mediation.models import Case, Organisation, User
-from signing import otp, pki
+from mediation.models import Case, OneTimeCode, Organisation, User
+from signing import pki
 from signing.evidence import Origin
 from signing.keys import key_service
-from signing.models import IssuedCertificate, OneTimeCode
+from signing.models import IssuedCertificate
 from signing.services import SigningError, sign_in_new_field
 
 

@@ -33,12 +33,12 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 
-from mediation import audience, permissions
+from mediation import audience, otp, permissions
 from mediation import services as case_services
 from mediation.ledger import sm3_hex
 from mediation.models import Case, CaseParticipant, Organisation, TerminationReason, User
 from mediation.notifications import notify
-from signing import appearance, evidence, otp, pki, render, signals, tsa
+from signing import appearance, evidence, pki, render, signals, tsa
 from signing.evidence import Origin
 from signing.keys import key_service
 from signing.models import Agreement, IssuedCertificate, PdfRevision, SignatureSlot, SigningEvent

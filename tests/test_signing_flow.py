@@ -167,7 +167,7 @@ def test_a_retried_request_does_not_sign_twice(
 def test_a_bad_code_or_password_signs_nothing(
     agreement: Agreement, consumer: User, problem: str, error: str, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    from signing.models import OneTimeCode
+    from mediation.models import OneTimeCode
 
     latest = services.latest_revision(agreement)
     assert latest is not None

@@ -24,7 +24,7 @@ from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPa
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
-from sessions.models import MediationSession, UnavailableDate
+from sessions.models import Attendance, MediationSession, UnavailableDate
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
@@ -146,15 +146,16 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
         manifest_sha256="0" * 64,
     )
     enforcement.package.save("foreign-enforcement.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
-    # A scheduled sitting and a party's unavailable date (rows made directly: no mediator has accepted).
+    # A sitting with the mediator checked in, so the sitting pages and their controls refuse something real.
     sitting = MediationSession.objects.create(
         case=case,
         number=1,
-        scheduled_start=datetime.datetime(2027, 1, 4, 2, tzinfo=datetime.UTC),
-        scheduled_end=datetime.datetime(2027, 1, 4, 4, tzinfo=datetime.UTC),
+        scheduled_start=datetime.datetime(2027, 1, 5, 9, tzinfo=datetime.UTC),
+        scheduled_end=datetime.datetime(2027, 1, 5, 11, tzinfo=datetime.UTC),
         created_by=mediator,
     )
-    unavailable_date = UnavailableDate.objects.create(case=case, user=owner, date=datetime.date(2027, 1, 5))
+    attendance = Attendance.objects.create(session=sitting, user=mediator, role=Attendance.Role.MEDIATOR)
+    unavailable_date = UnavailableDate.objects.create(case=case, user=owner, date=datetime.date(2027, 1, 6))
     return {
         "case": case,
         "objects": {
@@ -183,6 +184,7 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "enforcement_pk": enforcement.pk,
             "session_pk": sitting.pk,
             "unavailable_date_pk": unavailable_date.pk,
+            "attendance_pk": attendance.pk,
         },
     }
 

@@ -17,6 +17,7 @@ from mediation.models.clocks import CalendarDay, CalendarYear, ClockKind, DayUni
 from mediation.models.ledger import LedgerEntry, LedgerHead
 from mediation.models.notifications import Notification
 from mediation.models.organisations import Organisation
+from mediation.models.otp import OneTimeCode
 from mediation.models.people import ROLE_ORGANISATION_KIND, STAFF_ROLES, Role, User
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "LedgerHead",
     "NotAcceptedReason",
     "Notification",
+    "OneTimeCode",
     "Organisation",
     "Role",
     "TerminationReason",

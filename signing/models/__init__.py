@@ -2,14 +2,13 @@
 
 from signing.models.drafting import Agreement, AgreementVersion, DisputeTemplate, VersionComment
 from signing.models.pki import IssuedCertificate
-from signing.models.signatures import OneTimeCode, PdfRevision, SignatureSlot, SigningEvent
+from signing.models.signatures import PdfRevision, SignatureSlot, SigningEvent
 
 __all__ = [
     "Agreement",
     "AgreementVersion",
     "DisputeTemplate",
     "IssuedCertificate",
-    "OneTimeCode",
     "PdfRevision",
     "SignatureSlot",
     "SigningEvent",

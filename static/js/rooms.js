@@ -142,6 +142,7 @@
       }
       this.showError(frame.message);
     }
+    sitting.receive(this, frame);
   };
 
   Room.prototype.addMessage = function (frame) {
@@ -259,6 +260,40 @@
     this.held = Boolean(hold);
     this.ready = false;
     if (this.socket) { this.socket.close(4000); }
+  };
+
+  /* --- Sittings (sessions/opening.py): the mediator's mute/move/close, check-in refusals. ---------
+   * Self-contained: called with every frame after the handlers above. The server words each
+   * notice (frame.message), so this block needs no labels of its own. */
+  var sitting = {
+    notice: function (text) {
+      var box = document.getElementById("sitting-notice");
+      if (!box) {
+        box = document.createElement("p");
+        box.id = "sitting-notice";
+        box.className = "message info rooms-banner";
+        box.setAttribute("role", "status");
+        box.setAttribute("aria-live", "polite");
+        root.parentNode.insertBefore(box, root);
+      }
+      box.textContent = text;
+      box.hidden = false;
+    },
+    receive: function (room, frame) {
+      if (frame.type === "muted" || frame.type === "unmuted" || frame.type === "session_closed") {
+        this.notice(frame.message);
+      } else if (frame.type === "moved") {
+        this.notice(frame.message);
+        if (rooms[String(frame.to_room)]) { select(String(frame.to_room)); }
+      } else if (frame.type === "error" && frame.code === "check_in_required" && frame.check_in_url) {
+        var link = document.createElement("a");
+        link.href = frame.check_in_url;
+        link.className = "check-in-link";
+        link.textContent = frame.check_in_url;
+        room.error.appendChild(document.createTextNode(" "));
+        room.error.appendChild(link);
+      }
+    }
   };
 
   function select(id) {

@@ -1,11 +1,16 @@
-"""One-time codes before a signature (issue 5; notes P15: a link is not identity).
+"""One-time codes: a person proves, again, that they hold their verified phone (notes P15: a link is
+not identity).
 
-A code is six random digits, bound to one person and one purpose (``sign:<slot>``), sent to the
-verified phone (SMS) or, failing that, the e-mail address, through the pluggable senders of
-``mediation.notifications`` (console by default). Only a keyed hash is stored. A code expires
-after ``SIGNING_OTP_TTL_SECONDS``, works once, allows ``SIGNING_OTP_MAX_ATTEMPTS`` wrong tries and
-only the newest code of a purpose is valid; at most ``SIGNING_OTP_PER_HOUR`` codes are sent per
-person and purpose per hour, and not two within ``RESEND_SECONDS``.
+Used before a signature (``sign:<slot>``), before a termination record or court application, and to
+check in to a mediation sitting (``session-check-in:<session>``; 在线调解规则 Art 17). It lives in the
+core so that every app on its right may use it.
+
+A code is six random digits, bound to one person and one purpose, sent to the verified phone (SMS)
+or, failing that, the e-mail address, through the pluggable senders of ``mediation.notifications``
+(console by default). Only a keyed hash is stored. A code expires after ``SIGNING_OTP_TTL_SECONDS``,
+works once, allows ``SIGNING_OTP_MAX_ATTEMPTS`` wrong tries and only the newest code of a purpose is
+valid; at most ``SIGNING_OTP_PER_HOUR`` codes are sent per person and purpose per hour, and not two
+within ``RESEND_SECONDS``. (The settings keep their historical ``SIGNING_`` names.)
 
 Failed tries are counted in their own committed transaction, so a caller's rollback cannot
 reset the counter.
@@ -24,9 +29,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mediation.models import User
+from mediation.models import OneTimeCode, User
 from mediation.notifications import send_sms
-from signing.models import OneTimeCode
 
 RESEND_SECONDS = 60
 
@@ -97,7 +101,7 @@ def send_code(user: User, *, purpose: str, action: str) -> OneTimeCode:
         if channel == OneTimeCode.Channel.SMS:
             transaction.on_commit(lambda: send_sms(destination, text))
         else:
-            transaction.on_commit(lambda: send_mail(_("签署验证码"), text, None, [destination]))
+            transaction.on_commit(lambda: send_mail(_("枫桥调解验证码"), text, None, [destination]))
     return record
 
 

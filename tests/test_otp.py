@@ -1,4 +1,4 @@
-"""One-time codes before a signature: single use, expiry, tries, rate limits, channels."""
+"""One-time codes (signatures, court applications, session check-in): single use, expiry, tries, limits."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from mediation.models import User
+from mediation import otp
+from mediation.models import OneTimeCode, User
 from mediation.notifications import MemorySmsBackend
-from signing import otp
-from signing.models import OneTimeCode
 from tests.signing_helpers import last_code
 
 PURPOSE = "sign:1"
