@@ -308,6 +308,24 @@ def set_statements(
     return record
 
 
+def save_record(
+    session: MediationSession,
+    *,
+    actor: User,
+    undisputed_facts: Any,
+    outcome: Any,
+    outcome_text: Any,
+    statements: Iterable[Any],
+    ip: str | None = None,
+) -> MediationRecord:
+    """The record page's one save: the texts and the ticked statements, together or not at all."""
+    with transaction.atomic():
+        save_draft(
+            session, actor=actor, undisputed_facts=undisputed_facts, outcome=outcome, outcome_text=outcome_text, ip=ip
+        )
+        return set_statements(session, statements, actor=actor, ip=ip)
+
+
 # --- finalising: the snapshot ---------------------------------------------------------------------
 
 

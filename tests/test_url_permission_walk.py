@@ -19,11 +19,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPackage
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
+from sessions.models import MediationRecord, MediationSession
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
@@ -145,6 +147,18 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
         manifest_sha256="0" * 64,
     )
     enforcement.package.save("foreign-enforcement.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
+    # A closed sitting with its mediation record (调解笔录), made directly like the agreement.
+    sitting = MediationSession.objects.create(
+        case=case,
+        number=1,
+        state=MediationSession.State.CLOSED,
+        scheduled_start=timezone.now(),
+        scheduled_end=timezone.now(),
+        created_by=mediator,
+    )
+    MediationRecord.objects.create(
+        session=sitting, drafted_by=mediator, updated_at=timezone.now(), undisputed_facts="外地"
+    )
     return {
         "case": case,
         "objects": {
@@ -171,6 +185,7 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "application_pk": application.pk,
             "item_pk": due_item.pk,
             "enforcement_pk": enforcement.pk,
+            "session_pk": sitting.pk,
         },
     }
 
