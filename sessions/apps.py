@@ -19,3 +19,8 @@ class MediationSessionsConfig(AppConfig):
         from sessions.case_panel import rooms_panel
 
         register_case_panel(rooms_panel)
+
+        # The mediation record (调解笔录) of each sitting held, on the case page.
+        from sessions.views_record import records_panel
+
+        register_case_panel(records_panel)

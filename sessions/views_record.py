@@ -17,7 +17,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from mediation.models import Case, User
 from mediation.views.accounts import AuthenticatedRequest
+from mediation.views.cases import CasePanel
 from sessions import record as records
 from sessions.forms_record import ConfirmForm, ObjectForm, RecordForm
 from sessions.models import MediationRecord, MediationSession, RecordConfirmation
@@ -231,3 +233,27 @@ def record_pdf(request: AuthenticatedRequest, session_pk: int) -> HttpResponseBa
     name = f"{session.case.number}-mediation-record-{session.number}.pdf"
     response["Content-Disposition"] = f'inline; filename="{name}"'
     return response
+
+
+def records_panel(user: User, case: Case) -> CasePanel | None:
+    """The case page's list of sittings held and the state of each one's record, with a link."""
+    sittings = list(
+        MediationSession.objects.filter(
+            case=case, state__in=[MediationSession.State.OPEN, MediationSession.State.CLOSED]
+        ).order_by("number")
+    )
+    if not sittings:
+        return None
+    found = {record.session_id: record for record in MediationRecord.objects.filter(session__in=sittings)}
+    side = records.party_side(user, case)
+    rows = []
+    for sitting in sittings:
+        record = found.get(sitting.pk)
+        to_answer = (
+            record is not None
+            and side is not None
+            and record.state == MediationRecord.State.FINALISED
+            and side not in records.current_answers(record)
+        )
+        rows.append({"session": sitting, "record": record, "to_answer": to_answer})
+    return CasePanel("sessions/record_panel.html", {"case": case, "rows": rows})

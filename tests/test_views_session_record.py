@@ -179,3 +179,16 @@ def test_the_pdf_is_404_until_sealed(sitting: Sitting, mediator: User, consumer:
     assert client.get(_url("record_pdf", sitting)).status_code == 404
     _finalised(sitting, mediator)
     assert client.get(_url("record_pdf", sitting)).status_code == 404
+
+
+def test_the_case_page_lists_each_sitting_and_what_awaits_the_party(
+    sitting: Sitting, mediator: User, consumer: User, case_manager: User
+) -> None:
+    case_url = reverse("case_detail", kwargs={"pk": sitting.session.case.pk})
+    page = _client(consumer).get(case_url).content.decode()
+    assert _url("record", sitting) in page and "尚未制作" in page and "待您确认" not in page
+
+    _finalised(sitting, mediator)
+    assert "待您确认" in _client(consumer).get(case_url).content.decode()
+    manager_page = _client(case_manager).get(case_url).content.decode()
+    assert _url("record", sitting) in manager_page and "待您确认" not in manager_page
