@@ -12,6 +12,7 @@ entries apart from what carries the creation time)::
     manifest.json                   case facts and, per file, path, type, title, size, SHA-256, SM3
     manifest.json.p7s               detached CMS (DER) over manifest.json's exact bytes, centre seal
     parties.json                    service addresses and phones of the parties
+    sessions/mediation-record-01.pdf ...  调解笔录 of each sitting, confirmed by the parties, sealed by the centre
 
 A court checks it with plain tools (``openssl cms -verify ... -CAfile root.crt`` and
 ``sha256sum -c SHA256SUMS``) or with ``manage.py verify_package``, which also checks the PDFs'
@@ -19,8 +20,9 @@ own signatures.
 
 在线调解规则 Art 18 (concessions in mediation cannot be used later) and Art 29 (confidentiality):
 nothing said in a private caucus room may reach a court. ``package_files`` therefore reads only
-the whitelisted sources in ``SOURCES``; nothing here reads ``mediation_sessions``. A future
-mediation record (调解笔录) of the joint room comes in through ``extra_files`` from its owner.
+the whitelisted sources in ``SOURCES``. The one thing read from ``mediation_sessions`` is the sealed
+PDF of each mediation record (调解笔录) every party confirmed: its statements are joint-room
+messages by construction (``sessions.record`` refuses a caucus message, whatever path writes it).
 
 Purpose ``referral`` (诉调对接, 在线调解规则 Art 21: mediation failed, the materials go to a court for
 filing) has ``termination/termination-record.pdf`` (signed by the mediator, sealed by the centre),
@@ -62,6 +64,7 @@ from mediation import audience
 from mediation.classification import issue_type_label
 from mediation.ledger import case_excerpt, sm3_hex
 from mediation.models import Case, CaseState, ClockKind, Deadline, Evidence, InstitutionAnswer, Organisation, User
+from sessions.models import MediationRecord
 from signing import pki, services, verify
 from signing.models import Agreement
 from signing.render import render_pdf
@@ -251,6 +254,34 @@ def presiding_document(case: Case) -> list[PackageFile]:
     return [PackageFile("agreement/presiding-proof.pdf", "presiding_proof", _zh(TITLES["presiding_proof"]), sealed)]
 
 
+def mediation_record_documents(case: Case) -> list[PackageFile]:
+    """在线调解规则 Art 22: the record of each sitting, as the parties confirmed it and the centre sealed it."""
+    found = (
+        MediationRecord.objects.filter(session__case=case, state=MediationRecord.State.CONFIRMED)
+        .select_related("session")
+        .order_by("session__number")
+    )
+    files = []
+    for record in found:
+        number = record.session.number
+        if not record.is_sealed:
+            raise PackageError(
+                "mediation_record_unsealed",
+                _("第 %(number)s 场调解的调解笔录已经确认但尚未加盖印章，请稍后再试。") % {"number": number},
+            )
+        content = _read(record.pdf)
+        if hashlib.sha256(content).hexdigest() != record.pdf_sha256:
+            raise PackageError(
+                "mediation_record_changed",
+                _("第 %(number)s 场调解的调解笔录文件与盖章时记录的哈希值不一致，请联系系统管理员。")
+                % {"number": number},
+            )
+        with translation.override("zh-hans"):
+            title = _("调解笔录（第 %(number)s 场，经当事人确认）") % {"number": number}
+        files.append(PackageFile(f"sessions/mediation-record-{number:02d}.pdf", "mediation_record", title, content))
+    return files
+
+
 def evidence_documents(case: Case) -> list[PackageFile]:
     """Every evidence file of the case, checked against the hash recorded at upload."""
     files = []
@@ -325,12 +356,14 @@ def parties_document(case: Case) -> list[PackageFile]:
 Source = Callable[[Case], list[PackageFile]]
 
 # The only places a package's files come from, per purpose. 在线调解规则 Art 18: no private
-# caucus room (mediation_sessions) is among them, and none may be added.
+# caucus room is among them, and none may be added; the mediation records hold joint-room
+# statements only.
 SOURCES: dict[str, tuple[Source, ...]] = {
     "confirmation": (
         agreement_document,
         signing_report_document,
         presiding_document,
+        mediation_record_documents,
         evidence_documents,
         ledger_document,
         parties_document,

@@ -34,6 +34,8 @@ from django.utils.translation import gettext as _
 from judicial_link.venue import VenueError, VenueFacts, check_venue
 from mediation import audience, clocks
 from mediation.models import Case, CaseState, ClockKind, Deadline, Organisation, User
+from sessions.models import MediationRecord, MediationSession
+from sessions.record import side_label, waiting_for
 from signing.models import Agreement, IssuedCertificate, SignatureSlot
 from signing.services import latest_revision
 from signing.verify import VerificationError, verify_pdf
@@ -197,6 +199,7 @@ def preflight(
     _check_consent(agreement, problems)
     _check_venue(case, court, facts, problems)
     _check_identity(case, problems)
+    _check_mediation_records(case, problems)
     checks = _document_checks(case, agreement, documents or {}, consumer_agents)
     for check in checks:
         # Derived documents are missing only when the agreement is, which the agreement problems cover.
@@ -507,6 +510,44 @@ def _check_identity(case: Case, problems: list[Problem]) -> None:
                 subject="institution",
             )
         )
+
+
+def _check_mediation_records(case: Case, problems: list[Problem]) -> None:
+    """在线调解规则 Art 22: every sitting held has its record, confirmed by the parties and sealed."""
+    sittings = MediationSession.objects.filter(case=case, state=MediationSession.State.CLOSED).order_by("number")
+    found = {record.session_id: record for record in MediationRecord.objects.filter(session__in=sittings)}
+    for sitting in sittings:
+        record = found.get(sitting.pk)
+        names = {"number": sitting.number}
+        subject = f"session:{sitting.pk}"
+        if record is None or record.state == MediationRecord.State.DRAFT:
+            problems.append(
+                Problem(
+                    "mediation_record_missing",
+                    _("第 %(number)s 场调解没有经当事人确认的调解笔录。") % names,
+                    _("请调解员制作并定稿第 %(number)s 场调解的调解笔录，由各方当事人在线确认。") % names,
+                    subject=subject,
+                )
+            )
+        elif record.state == MediationRecord.State.FINALISED:
+            waiting = "、".join(side_label(side, case) for side in waiting_for(record))
+            problems.append(
+                Problem(
+                    "mediation_record_unconfirmed",
+                    _("第 %(number)s 场调解的调解笔录尚未经各方当事人确认。") % names,
+                    _("请以下当事人在线确认调解笔录：%(who)s。") % {"who": waiting},
+                    subject=subject,
+                )
+            )
+        elif not record.is_sealed:
+            problems.append(
+                Problem(
+                    "mediation_record_unsealed",
+                    _("第 %(number)s 场调解的调解笔录已经确认，但尚未加盖调解中心电子印章。") % names,
+                    _("请平台管理员运行 manage.py seal_mediation_records 补盖印章。"),
+                    subject=subject,
+                )
+            )
 
 
 def _document_checks(

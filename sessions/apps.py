@@ -25,3 +25,8 @@ class MediationSessionsConfig(AppConfig):
         from sessions.scheduling import send_session_reminders
 
         register_timed_reminders(send_session_reminders)
+
+        # The mediation record (调解笔录) of each sitting held, on the case page.
+        from sessions.views_record import records_panel
+
+        register_case_panel(records_panel)

@@ -337,3 +337,115 @@ class SessionReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}-{self.hours_before}h"
+
+
+def record_upload_path(instance: MediationRecord, filename: str) -> str:
+    return f"mediation_records/{instance.session.case_id}/{filename}"
+
+
+class MediationRecord(models.Model):
+    """调解笔录 of one sitting: who took part and how they were checked, the undisputed facts, the
+    statements the mediator picked from the joint room, the outcome.
+
+    在线调解规则 Art 22: the mediator keeps the record; the parties confirm it online. Finalising
+    freezes the content as canonical JSON (``snapshot``, with its SHA-256); each party then confirms
+    or objects, an objection sends it back to draft. When every party has confirmed, the signing app
+    renders the snapshot to PDF and seals it with the centre's seal (``pdf``). Art 18: statements
+    come from the joint room only, never from a caucus (``sessions.record`` refuses them).
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        FINALISED = "finalised", _("待当事人确认")
+        CONFIRMED = "confirmed", _("各方已确认")
+
+    class Outcome(models.TextChoices):
+        AGREEMENT = "agreement", _("达成调解协议")
+        PARTIAL = "partial", _("部分达成一致")
+        NO_AGREEMENT = "no_agreement", _("未达成一致")
+        ADJOURNED = "adjourned", _("休会，另行安排调解")
+
+    session = models.OneToOneField(MediationSession, on_delete=models.CASCADE, related_name="record")
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.DRAFT)
+    undisputed_facts = models.TextField(_("无争议事实"), blank=True)
+    outcome = models.CharField(_("调解结果"), max_length=12, choices=Outcome.choices, blank=True)
+    outcome_text = models.TextField(_("调解结果说明"), blank=True)
+    drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField()
+    # Each finalising is a new revision; confirmations count only for the revision they answered.
+    revision = models.PositiveIntegerField(default=0)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+    finalised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    snapshot = models.TextField(blank=True)  # canonical JSON of the finalised content
+    snapshot_sha256 = models.CharField(max_length=64, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The rendered record sealed by the centre, written by the signing app after confirmation.
+    pdf = models.FileField(upload_to=record_upload_path, max_length=300, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    pdf_sm3 = models.CharField(max_length=64, blank=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("调解笔录")
+        verbose_name_plural = _("调解笔录")
+
+    def __str__(self) -> str:
+        return f"{self.session} record"
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealed_at is not None
+
+
+class RecordStatement(models.Model):
+    """A statement the mediator put in the record: one message of the sitting's joint room."""
+
+    record = models.ForeignKey(MediationRecord, on_delete=models.CASCADE, related_name="statements")
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="+")
+    selected_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    selected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "message"], name="one_statement_per_message")]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}:{self.message_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # 在线调解规则 Art 18: whatever path writes the row, a caucus message never enters a record.
+        from sessions.record import check_statement_message
+
+        check_statement_message(self.record, self.message)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class RecordConfirmation(models.Model):
+    """One side's answer to one finalised revision: confirmed, or an objection for the mediator."""
+
+    class Kind(models.TextChoices):
+        CONFIRMED = "confirmed", _("确认无误")
+        OBJECTED = "objected", _("提出异议")
+
+    record = models.ForeignKey(MediationRecord, on_delete=models.CASCADE, related_name="confirmations")
+    revision = models.PositiveIntegerField()
+    snapshot_sha256 = models.CharField(max_length=64)
+    # "consumer:<user id>" or "institution": the institution answers once, by any of its agents.
+    side = models.CharField(max_length=40)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    objection = models.TextField(_("异议内容"), blank=True)
+    at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["record", "revision", "at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "revision", "side"], name="one_answer_per_side_per_revision")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} r{self.revision} {self.side}: {self.kind}"

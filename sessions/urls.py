@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions import views, views_opening, views_scheduling
+from sessions import views, views_opening, views_record, views_scheduling
 
 app_name = "sessions"
 
@@ -31,4 +31,14 @@ urlpatterns += [
         views_opening.attendance_action,
         name="attendance_action",
     ),
+]
+
+# The mediation record (调解笔录) of one sitting (sessions/views_record.py).
+urlpatterns += [
+    path("sessions/<int:session_pk>/record/", views_record.record, name="record"),
+    path("sessions/<int:session_pk>/record/save/", views_record.record_save, name="record_save"),
+    path("sessions/<int:session_pk>/record/finalise/", views_record.record_finalise, name="record_finalise"),
+    path("sessions/<int:session_pk>/record/confirm/", views_record.record_confirm, name="record_confirm"),
+    path("sessions/<int:session_pk>/record/object/", views_record.record_object, name="record_object"),
+    path("sessions/<int:session_pk>/record/pdf/", views_record.record_pdf, name="record_pdf"),
 ]

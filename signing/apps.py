@@ -24,3 +24,9 @@ class SigningConfig(AppConfig):
             return sign_demo_agreement(sender, **kwargs)
 
         demo_agreement_signing.connect(sign_demo, weak=False, dispatch_uid="signing.demo_agreement")
+
+        # The mediation record (调解笔录) is rendered and sealed once every party has confirmed it.
+        from sessions.record import record_confirmed
+        from signing.records import seal_after_confirmation
+
+        record_confirmed.connect(seal_after_confirmation, dispatch_uid="signing.seal_mediation_record")

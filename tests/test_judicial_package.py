@@ -29,18 +29,21 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import TestCase, override_settings
+from django.utils import timezone
 from PIL import Image
 
 from judicial_link import package
 from judicial_link.package import BuiltPackage, PackageError, PackageFile, PackageUnreadableError
 from mediation import services
 from mediation.models import Case, Evidence, Organisation, Role, User
+from sessions import record as records
 from sessions import services as room_services
-from sessions.models import Message, Room
+from sessions.models import Attendance, MediationSession, Message, Room
 from signing import pki, verify
 from tests import factories
 from tests import pdf_fixtures as pdfs
-from tests.signing_helpers import prepared_agreement, read_latest, sign_as
+from tests.record_helpers import attend
+from tests.signing_helpers import PASSWORD, prepared_agreement, read_latest, sign_as
 
 # Verifying reads the CA's revocation list from the database.
 pytestmark = pytest.mark.django_db
@@ -49,6 +52,7 @@ CONTENT_PATHS = [
     "agreement/agreement-signed.pdf",
     "agreement/signing-report.pdf",
     "agreement/presiding-proof.pdf",
+    "sessions/mediation-record-01.pdf",
     "evidence/001.pdf",
     "evidence/002.png",
     "evidence/003.txt",
@@ -95,6 +99,7 @@ class Packaged:
     session_texts: list[str]  # every unreleased caucus message at packaging time
 
 
+JOINT_STATEMENT = "我在联合调解室说：分期手续费未向我说明。"
 CAUCUS_TEXTS = [
     "私下说，我最低可以接受退还八千三百元。",
     "调解员建议：先不要向银行透露这个底线。",
@@ -166,12 +171,47 @@ def _build_everything() -> Packaged:
     for name, content, content_type in uploads:
         services.add_evidence(case, user=consumer, upload=SimpleUploadedFile(name, content, content_type=content_type))
 
-    # What each side tells the mediator in its private caucus (背对背): never in a package (Art 18).
+    # A sitting. What each side tells the mediator in its private caucus (背对背): never in a
+    # package (Art 18), not even through the sitting's mediation record.
+    sitting = MediationSession.objects.create(
+        case=case,
+        number=1,
+        state=MediationSession.State.OPEN,
+        scheduled_start=timezone.now(),
+        scheduled_end=timezone.now(),
+        opened_at=timezone.now(),
+        recording_consent=False,
+        created_by=mediator,
+    )
+    for person, role in (
+        (consumer, Attendance.Role.CONSUMER),
+        (bank_agent, Attendance.Role.INSTITUTION),
+        (mediator, Attendance.Role.MEDIATOR),
+    ):
+        attend(sitting, person, role, sitting.opened_at)
     rooms = {room.side: room for room in room_services.rooms_for_case(case)}
-    room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=consumer, body=CAUCUS_TEXTS[0])
-    room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=mediator, body=CAUCUS_TEXTS[1])
-    room_services.post_message(rooms["institution"], author=bank_agent, body=CAUCUS_TEXTS[2])
-    room_services.post_message(rooms[""], author=mediator, body="请双方陈述各自的意见。")
+    said = [
+        room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=consumer, body=CAUCUS_TEXTS[0]),
+        room_services.post_message(rooms[f"consumer:{consumer.pk}"], author=mediator, body=CAUCUS_TEXTS[1]),
+        room_services.post_message(rooms["institution"], author=bank_agent, body=CAUCUS_TEXTS[2]),
+    ]
+    joint = room_services.post_message(rooms[""], author=consumer, body=JOINT_STATEMENT)
+    MediationSession.objects.filter(pk=sitting.pk).update(state=MediationSession.State.CLOSED, closed_at=timezone.now())
+    records.save_record(
+        sitting,
+        actor=mediator,
+        undisputed_facts="投诉人办理了信用卡分期。",
+        outcome="agreement",
+        outcome_text="",
+        statements=[joint.pk],
+    )
+    for message in said:
+        with pytest.raises(records.RecordError):
+            records.select_statement(sitting, message, actor=mediator)
+    record = records.finalise(sitting, actor=mediator)
+    records.confirm(record, user=consumer, password=PASSWORD)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        records.confirm(record, user=bank_agent, password=PASSWORD)
 
     agreement = prepared_agreement(case, mediator)
     for person in (consumer, bank_agent, mediator, case_manager):
@@ -314,6 +354,7 @@ def test_package_holds_the_agreement_report_evidence_ledger_and_parties(packaged
         "agreement/agreement-signed.pdf": "agreement",
         "agreement/signing-report.pdf": "signing_report",
         "agreement/presiding-proof.pdf": "presiding_proof",
+        "sessions/mediation-record-01.pdf": "mediation_record",
         "evidence/001.pdf": "evidence",
         "evidence/002.png": "evidence",
         "evidence/003.txt": "evidence",
@@ -330,6 +371,7 @@ def test_package_holds_the_agreement_report_evidence_ledger_and_parties(packaged
         "agreement/agreement-signed.pdf",
         "agreement/signing-report.pdf",
         "agreement/presiding-proof.pdf",
+        "sessions/mediation-record-01.pdf",
     ]
 
     files = entries(packaged.built.zip_bytes)
@@ -433,12 +475,14 @@ def test_files_come_only_from_the_whitelisted_sources(packaged: Packaged) -> Non
         "agreement_document",
         "signing_report_document",
         "presiding_document",
+        "mediation_record_documents",
         "evidence_documents",
         "ledger_document",
         "parties_document",
     ]
     allowed = re.compile(
-        r"agreement/(agreement-signed|signing-report|presiding-proof)\.pdf|evidence/\d{3}\.\w+|ledger/ledger-excerpt\.json|parties\.json"
+        r"agreement/(agreement-signed|signing-report|presiding-proof)\.pdf|sessions/mediation-record-\d{2}\.pdf"
+        r"|evidence/\d{3}\.\w+|ledger/ledger-excerpt\.json|parties\.json"
     )
     for entry in packaged.built.manifest["files"]:
         assert allowed.fullmatch(entry["path"]), entry["path"]
@@ -446,6 +490,7 @@ def test_files_come_only_from_the_whitelisted_sources(packaged: Packaged) -> Non
             "agreement",
             "signing_report",
             "presiding_proof",
+            "mediation_record",
             "evidence",
             "ledger_excerpt",
             "parties",
@@ -457,6 +502,8 @@ def test_nothing_said_in_a_private_caucus_reaches_the_package(packaged: Packaged
     """在线调解规则 Art 18, against real caucus messages: not in the ZIP, any entry, or any PDF's text."""
     assert sorted(packaged.session_texts) == sorted(CAUCUS_TEXTS)
     files = entries(packaged.built.zip_bytes)
+    # The sitting's mediation record is in the package, with its joint-room statement only.
+    assert "sessions/mediation-record-01.pdf" in files
     readable = [packaged.built.zip_bytes, *files.values()]
     for path, content in files.items():
         if path.endswith(".pdf"):
@@ -464,6 +511,8 @@ def test_nothing_said_in_a_private_caucus_reaches_the_package(packaged: Packaged
             pdf.write_bytes(content)
             text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
             readable.append("".join(text.split()).encode())
+            if path == "sessions/mediation-record-01.pdf":
+                assert JOINT_STATEMENT in "".join(text.split())
     for said in packaged.session_texts:
         for fragment in (said, said[:8], said[-8:]):
             assert all(fragment.encode() not in blob for blob in readable), fragment
@@ -539,6 +588,7 @@ def test_our_verifier_accepts_the_package_as_built(packaged: Packaged) -> None:
         "agreement/agreement-signed.pdf",
         "agreement/signing-report.pdf",
         "agreement/presiding-proof.pdf",
+        "sessions/mediation-record-01.pdf",
     }
     assert len(pdf_reports["agreement/agreement-signed.pdf"].signatures) == 4  # type: ignore[union-attr]
     assert all(pdf.ok for pdf in pdf_reports.values() if pdf is not None)

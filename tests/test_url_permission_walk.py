@@ -19,12 +19,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPackage
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
-from sessions.models import Attendance, MediationSession, UnavailableDate
+from sessions.models import Attendance, MediationRecord, MediationSession, UnavailableDate
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
@@ -156,6 +157,10 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
     )
     attendance = Attendance.objects.create(session=sitting, user=mediator, role=Attendance.Role.MEDIATOR)
     unavailable_date = UnavailableDate.objects.create(case=case, user=owner, date=datetime.date(2027, 1, 6))
+    # Its mediation record (调解笔录), made directly like the agreement.
+    MediationRecord.objects.create(
+        session=sitting, drafted_by=mediator, updated_at=timezone.now(), undisputed_facts="外地"
+    )
     return {
         "case": case,
         "objects": {

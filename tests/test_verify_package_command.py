@@ -57,11 +57,12 @@ def test_a_good_package_lists_every_file_and_succeeds(packaged: Packaged, tmp_pa
 
     assert f"案件：{packaged.case_number}    用途：confirmation" in output
     assert "清单签署人：广东金融消费纠纷调解中心电子印章" in output
-    assert output.count("[通过]") == 8
+    assert output.count("[通过]") == 9  # with the sitting's mediation record
+    assert "[通过] sessions/mediation-record-01.pdf  调解笔录（第 1 场，经当事人确认）" in output
     assert "[通过] agreement/agreement-signed.pdf  调解协议书（已签署）" in output
     assert "电子签名：文件中的签名全部有效（共 4 个），签署后文件未被篡改。" in output
     assert packaged.built.sha256 in output
-    assert output.rstrip().endswith("材料包核验通过：清单签名有效，8 个文件均与清单一致，其中的电子签名均有效。")
+    assert output.rstrip().endswith("材料包核验通过：清单签名有效，9 个文件均与清单一致，其中的电子签名均有效。")
 
 
 def test_json_output_is_the_report(packaged: Packaged, tmp_path: Path) -> None:
