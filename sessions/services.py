@@ -206,7 +206,7 @@ def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
 
 def messages_after(room: Room, after: int = 0, *, limit: int = 500) -> QuerySet[Message]:
     """The messages numbered above ``after``, in order: what a reconnecting client missed."""
-    return room.messages.filter(seq__gt=max(0, after)).order_by("seq").select_related("author")[:limit]
+    return room.messages.filter(seq__gt=max(0, after)).order_by("seq").select_related("author", "attachment")[:limit]
 
 
 def release(message: Message, *, user: User, ip: str | None = None) -> Message:
@@ -225,9 +225,13 @@ def release(message: Message, *, user: User, ip: str | None = None) -> Message:
             raise RoomError("forbidden", _("您已无权在该调解室发言。"))
         message.released_at = timezone.now()
         message.save(update_fields=["released_at"])
-        copy = _append(joint, author=user, body=message.body, kind=Message.Kind.TEXT)
+        copy = _append(joint, author=user, body=message.body, kind=message.kind)
         copy.released_from = message
         copy.save(update_fields=["released_from"])
+        if message.kind == Message.Kind.FILE:
+            from sessions.attachments import copy_to  # attachments builds on this module
+
+            copy_to(message, copy)
         ledger.record(
             "sessions.caucus.released",
             actor=user,
