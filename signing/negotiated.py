@@ -103,7 +103,8 @@ def apply(base: Mapping[str, Any], outcome: Negotiated, *, today: datetime.date 
         # The offer's waivers are the agreed ones: the template's placeholders go.
         terms["waivers"] = []
         lines = [line for line in base.get("other_terms") or [] if line]
-        lines += [_("减免事项：%(text)s") % {"text": text} for text in outcome.waivers]
-        lines += [line.strip() for line in outcome.other_terms.splitlines() if line.strip()]
-        terms["other_terms"] = lines
+        agreed = [_("减免事项：%(text)s") % {"text": text} for text in outcome.waivers]
+        agreed += [line.strip() for line in outcome.other_terms.splitlines() if line.strip()]
+        # Applying the same outcome to a draft that already has it changes nothing.
+        terms["other_terms"] = lines + [line for line in agreed if line not in lines]
     return terms

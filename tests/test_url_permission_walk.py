@@ -24,6 +24,8 @@ from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPa
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
+from sessions import attachments
+from sessions import services as session_services
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
 from tests.factories import sample_pdf_upload
@@ -145,6 +147,9 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
         manifest_sha256="0" * 64,
     )
     enforcement.package.save("foreign-enforcement.zip", ContentFile(b"PK\x05\x06" + bytes(18)), save=True)
+    # A file in the foreign case's consumer caucus (rooms are made on first use).
+    caucus = session_services.rooms_for_case(case)[1]
+    room_file = attachments.post_file(caucus, author=owner, upload=sample_pdf_upload("外地.pdf"))
     return {
         "case": case,
         "objects": {
@@ -171,6 +176,8 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "application_pk": application.pk,
             "item_pk": due_item.pk,
             "enforcement_pk": enforcement.pk,
+            "room_pk": caucus.pk,
+            "attachment_pk": room_file.attachment.pk,
         },
     }
 
