@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http.response import HttpResponseBase
 
 from mediation import ledger
 from mediation.views.accounts import AuthenticatedRequest
@@ -36,7 +37,7 @@ def upload(request: AuthenticatedRequest, room_pk: int) -> HttpResponse:
 
 
 @login_required
-def download(request: AuthenticatedRequest, room_pk: int, attachment_pk: int) -> HttpResponse:
+def download(request: AuthenticatedRequest, room_pk: int, attachment_pk: int) -> HttpResponseBase:
     try:
         attachment = attachments.attachment_for_user(request.user, room_pk, attachment_pk)
     except RoomError:
