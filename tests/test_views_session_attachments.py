@@ -1,4 +1,4 @@
-"""Uploading and downloading room files over HTTP: JSON answers, CSRF, and 404 for everyone outside."""
+"""Room files and the negotiation state over HTTP: JSON answers, CSRF, and 404 for everyone outside."""
 
 from __future__ import annotations
 
@@ -120,3 +120,45 @@ def test_a_caucus_file_downloads_for_its_side_and_the_mediator_only(
     assert get(consumer, rooms["joint"]) == 404
     assert get(outsider, caucus) == 404
     assert Attachment.objects.count() == 1
+
+
+# --- the negotiation state the rooms page reloads ---------------------------------------------------
+
+
+def test_the_negotiation_state_lists_offers_and_a_round_without_any_figure(
+    mediating_case: Case, consumer: User, bank_agent: User, mediator: User
+) -> None:
+    from sessions import negotiation
+
+    negotiation.propose(mediating_case, user=consumer, terms={"amount": "800"})
+    bid_round = negotiation.open_round(mediating_case, mediator=mediator, agreed_gap="0")
+    negotiation.submit_bid(bid_round, user=consumer, figure="4321.09")
+    url = reverse("sessions:negotiation", kwargs={"case_pk": mediating_case.pk})
+
+    for person, side in ((consumer, "consumer"), (bank_agent, "institution"), (mediator, "mediator")):
+        response = _client(person).get(url)
+        assert response.status_code == 200
+        state = response.json()
+        assert state["side"] == side and state["mediating"] is True
+        assert [(o["number"], o["state"], o["terms"]["amount"]) for o in state["offers"]] == [(1, "open", "800.00")]
+        assert state["round"] == {
+            "number": 1,
+            "state": "open",
+            "agreed_gap": "0.00",
+            "settled_amount": None,
+            "submitted": ["consumer"],
+        }
+        assert "4321" not in response.content.decode()
+    page = _client(bank_agent).get(reverse("sessions:rooms", kwargs={"case_pk": mediating_case.pk}))
+    assert 'id="negotiation-state"' in page.content.decode() and "4321" not in page.content.decode()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_negotiation_state_is_404_outside_the_joint_room(
+    mediating_case: Case, outsider: User, case_manager: User, other_bank_agent: User, consumer: User, method: str
+) -> None:
+    url = reverse("sessions:negotiation", kwargs={"case_pk": mediating_case.pk})
+    for person in (outsider, case_manager, other_bank_agent):
+        assert getattr(_client(person), method)(url).status_code == 404
+    assert _client(None).get(url).status_code == 302
+    assert _client(consumer).post(url).status_code == 405
