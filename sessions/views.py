@@ -80,7 +80,6 @@ def _labels() -> dict[str, str]:
         # files
         "uploading": _("正在上传 %(name)s（已完成 %(percent)s）"),
         "upload_failed": _("上传失败，请检查网络后重试。"),
-        "download": _("下载"),
         "bytes": _("%(size)s 字节"),
         "kilobytes": _("%(size)s KB"),
         "megabytes": _("%(size)s MB"),
