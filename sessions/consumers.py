@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from limits import RateLimitItemPerSecond, storage, strategies
@@ -40,6 +41,22 @@ def group_name(room_id: int) -> str:
     return f"room.{room_id}"
 
 
+def attachment_frame(message: Message) -> dict[str, Any] | None:
+    """The file of a ``file`` message: its name as uploaded, size, sniffed type, hash and link."""
+    if message.kind != Message.Kind.FILE:
+        return None
+    attachment = getattr(message, "attachment", None)
+    if attachment is None:
+        return None
+    return {
+        "name": attachment.original_name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "url": reverse("sessions:attachment", kwargs={"room_pk": message.room_id, "attachment_pk": attachment.pk}),
+        "sha256": attachment.sha256,
+    }
+
+
 def message_frame(message: Message) -> dict[str, Any]:
     author = message.author
     return {
@@ -54,6 +71,7 @@ def message_frame(message: Message) -> dict[str, Any]:
         "released_from": message.released_from_id,
         "released": message.released_at is not None,
         "at": timezone.localtime(message.created_at).isoformat(),
+        "attachment": attachment_frame(message),
     }
 
 

@@ -148,6 +148,7 @@ class Message(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text", _("文字")
         SYSTEM = "system", _("系统消息")
+        FILE = "file", _("文件")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
@@ -449,3 +450,36 @@ class RecordConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} r{self.revision} {self.side}: {self.kind}"
+
+
+def attachment_upload_path(instance: Attachment, filename: str) -> str:
+    # Like evidence: the stored name is the content's hash, never the uploader's file name.
+    return f"sessions/{instance.room.case_id}/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Attachment(models.Model):
+    """The file of a ``file`` message, checked like evidence (mediation.evidence_checks).
+
+    It belongs to one room: a caucus file is reachable only from that caucus (在线调解规则 Art 18).
+    Releasing it makes a second row in the joint room pointing at the same stored file.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to=attachment_upload_path, max_length=300)
+    original_name = models.CharField(_("文件名"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    sm3 = models.CharField(max_length=64, blank=True)
+    released_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="released_copy"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["room", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -144,10 +144,15 @@ def describe(terms: Mapping[str, Any]) -> str:
         return "；".join(parts)
 
 
-def _mediating(case: Case) -> Case:
+def _mediating(case: Case, *, speaker: User | None = None) -> Case:
+    """The case, locked, if it is in mediation. An offer, an answer or a withdrawal is said in the
+    joint room: during an open sitting its ``speaker`` must be checked in, not muted, and not put
+    in their caucus, like anyone writing there."""
     locked = Case.objects.select_for_update().get(pk=case.pk)
     if locked.state != CaseState.MEDIATING:
         raise NegotiationError("not_mediating", _("案件不在调解中，不能进行协商。"))
+    if speaker is not None:
+        services.check_sitting_allows_writing(services.joint_room(locked), speaker)
     return locked
 
 
@@ -161,7 +166,7 @@ def propose(case: Case, *, user: User, terms: Any, counter_to: Offer | None = No
         raise NegotiationError("forbidden", _("您不是本案的当事人或调解员。"))
     clean = clean_terms(terms)
     with transaction.atomic():
-        case = _mediating(case)
+        case = _mediating(case, speaker=user)
         if counter_to is not None:
             counter_to = Offer.objects.select_for_update().get(pk=counter_to.pk, case=case)
             if counter_to.state != Offer.State.OPEN:
@@ -208,7 +213,7 @@ def propose(case: Case, *, user: User, terms: Any, counter_to: Offer | None = No
 def answer(offer: Offer, *, user: User, accept: bool, ip: str | None = None) -> Offer:
     """The other side accepts or rejects; a mediator's proposal is accepted when both sides have."""
     with transaction.atomic():
-        case = _mediating(offer.case)
+        case = _mediating(offer.case, speaker=user)
         offer = Offer.objects.select_for_update().get(pk=offer.pk)
         side = _party_side(user, case)
         if offer.state != Offer.State.OPEN:
@@ -249,7 +254,7 @@ def answer(offer: Offer, *, user: User, accept: bool, ip: str | None = None) -> 
 
 def withdraw(offer: Offer, *, user: User, ip: str | None = None) -> Offer:
     with transaction.atomic():
-        case = _mediating(offer.case)
+        case = _mediating(offer.case, speaker=user)
         offer = Offer.objects.select_for_update().get(pk=offer.pk)
         if side_of(user, case) != offer.side:
             raise NegotiationError("not_yours", _("只能撤回本方提出的方案。"))

@@ -191,9 +191,7 @@ def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") ->
     client_id = _clean_client_id(client_id)
     with transaction.atomic():
         room = Room.objects.select_related("case").get(pk=room.pk)
-        if not may_enter(author, room):
-            raise RoomError("forbidden", _("您已无权在该调解室发言。"))
-        check_sitting_allows_writing(room, author)
+        require_may_write(room, author)
         if client_id:
             sent = Message.objects.filter(room=room, author=author, client_id=client_id).first()
             if sent is not None:
@@ -202,6 +200,14 @@ def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") ->
 
 
 # --- while a sitting is open (sessions/opening.py opens and runs it) ------------------------------
+
+
+def require_may_write(room: Room, author: User) -> None:
+    """Every write into a room (text, file, offer) re-checks, against the case as it is now, that
+    its author may still enter the room and that the sitting, if one is open, lets them speak."""
+    if not may_enter(author, room):
+        raise RoomError("forbidden", _("您已无权在该调解室发言。"))
+    check_sitting_allows_writing(room, author)
 
 
 def check_sitting_allows_writing(room: Room, author: User) -> None:
@@ -237,7 +243,7 @@ def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
 
 def messages_after(room: Room, after: int = 0, *, limit: int = 500) -> QuerySet[Message]:
     """The messages numbered above ``after``, in order: what a reconnecting client missed."""
-    return room.messages.filter(seq__gt=max(0, after)).order_by("seq").select_related("author")[:limit]
+    return room.messages.filter(seq__gt=max(0, after)).order_by("seq").select_related("author", "attachment")[:limit]
 
 
 def release(message: Message, *, user: User, ip: str | None = None) -> Message:
@@ -257,9 +263,13 @@ def release(message: Message, *, user: User, ip: str | None = None) -> Message:
         check_sitting_allows_writing(room, user)
         message.released_at = timezone.now()
         message.save(update_fields=["released_at"])
-        copy = _append(joint, author=user, body=message.body, kind=Message.Kind.TEXT)
+        copy = _append(joint, author=user, body=message.body, kind=message.kind)
         copy.released_from = message
         copy.save(update_fields=["released_from"])
+        if message.kind == Message.Kind.FILE:
+            from sessions.attachments import copy_to  # attachments builds on this module
+
+            copy_to(message, copy)
         ledger.record(
             "sessions.caucus.released",
             actor=user,

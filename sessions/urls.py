@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions import views, views_opening, views_record, views_scheduling
+from sessions import views, views_attachments, views_opening, views_record, views_scheduling
 
 app_name = "sessions"
 
@@ -41,4 +41,11 @@ urlpatterns += [
     path("sessions/<int:session_pk>/record/confirm/", views_record.record_confirm, name="record_confirm"),
     path("sessions/<int:session_pk>/record/object/", views_record.record_object, name="record_object"),
     path("sessions/<int:session_pk>/record/pdf/", views_record.record_pdf, name="record_pdf"),
+]
+
+# Negotiation state and room files (sessions/views.py, sessions/views_attachments.py).
+urlpatterns += [
+    path("cases/<int:case_pk>/negotiation/", views.negotiation_view, name="negotiation"),
+    path("rooms/<int:room_pk>/attachments/", views_attachments.upload, name="attachments"),
+    path("rooms/<int:room_pk>/attachments/<int:attachment_pk>/", views_attachments.download, name="attachment"),
 ]

@@ -29,7 +29,7 @@ from mediation import audience, ledger, permissions
 from mediation.models import Case, CaseState, User
 from mediation.notifications import notify
 from mediation.services import CaseError
-from signing import evidence
+from signing import evidence, negotiated
 from signing import terms as agreement_terms
 from signing.models import Agreement, AgreementVersion, DisputeTemplate, SigningEvent, VersionComment
 
@@ -134,6 +134,11 @@ def start_agreement(case: Case, *, actor: User, template: str | None = None, ip:
         with translation.override(settings.LANGUAGE_CODE):
             facts, dispute, terms = agreement_terms.template_defaults(chosen, case)
             change_note = _("根据「%(template)s」模板生成的初稿") % {"template": DisputeTemplate(chosen).label}
+            outcome = negotiated.latest_outcome(case)
+            used = None
+            if outcome is not None:
+                terms, note, used = _with_negotiated(terms, outcome)
+                change_note = f"{change_note}；{note}"[:300]
         agreement = Agreement.objects.create(case=case, template=chosen, short_code=_unused_short_code())
         _publish_version(
             agreement,
@@ -145,10 +150,60 @@ def start_agreement(case: Case, *, actor: User, template: str | None = None, ip:
             actor=actor,
             ip=ip,
             action="signing.agreement.started",
-            extra={"template": chosen},
+            extra={"template": chosen, **_negotiated_ledger_data(used)},
             message=_("调解员已起草调解协议初稿，请查看并提出意见。"),
         )
     return agreement
+
+
+def _with_negotiated(
+    terms: dict[str, Any], outcome: negotiated.Negotiated
+) -> tuple[dict[str, Any], str, negotiated.Negotiated | None]:
+    """The terms with the negotiated ones in, the note saying so, and the outcome used; the terms
+    unchanged (and the note says why) when they no longer clean, such as an instalment date that
+    has passed since the offer was accepted."""
+    try:
+        return agreement_terms.clean_terms(negotiated.apply(terms, outcome)), outcome.note, outcome
+    except ValidationError as error:
+        problems = "；".join(message for messages in error.message_dict.values() for message in messages)
+        note = _("未能采用协商结果（%(source)s）：%(problems)s") % {"source": outcome.label, "problems": problems}
+        return terms, note, None
+
+
+def _negotiated_ledger_data(outcome: negotiated.Negotiated | None) -> dict[str, Any]:
+    return {"negotiated": {"kind": outcome.kind, "number": outcome.number}} if outcome else {}
+
+
+def use_negotiated(agreement: Agreement, *, actor: User, ip: str | None = None) -> AgreementVersion:
+    """A new draft: the latest one with the terms of the latest accepted offer or settled bid."""
+    with transaction.atomic():
+        agreement = _lock_agreement(agreement)
+        case = agreement.case
+        _require_mediator(actor, case)
+        outcome = negotiated.latest_outcome(case)
+        if outcome is None:
+            raise DraftingError(_("本案还没有双方接受的方案或达成一致的双盲报价。"))
+        latest = agreement.versions.order_by("-number").first()
+        if latest is None:
+            raise DraftingError(_("请先起草调解协议。"))
+        with translation.override(settings.LANGUAGE_CODE):
+            terms = negotiated.apply(latest.terms, outcome)
+            note = outcome.note
+        try:
+            return save_version(
+                agreement,
+                actor=actor,
+                facts=latest.facts,
+                dispute=latest.dispute,
+                terms=terms,
+                change_note=note,
+                ip=ip,
+            )
+        except ValidationError as error:
+            problems = "；".join(message for messages in error.message_dict.values() for message in messages)
+            raise DraftingError(
+                _("未能采用协商结果（%(source)s）：%(problems)s") % {"source": outcome.label, "problems": problems}
+            ) from None
 
 
 def _publish_version(

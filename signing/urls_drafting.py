@@ -7,6 +7,7 @@ from signing import views_drafting as views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("<int:case_pk>/", views.agreement, name="agreement"),
     path("<int:case_pk>/start/", views.start, name="start"),
+    path("<int:case_pk>/use-negotiated/", views.use_negotiated, name="use_negotiated"),
     path("<int:case_pk>/versions/new/", views.version_new, name="version_new"),
     path("<int:case_pk>/versions/<int:number>/", views.version, name="version"),
     path("<int:case_pk>/versions/<int:number>/comment/", views.comment, name="comment"),

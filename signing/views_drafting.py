@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from mediation import ledger, permissions
 from mediation.models import Case, CaseState
 from mediation.views.accounts import AuthenticatedRequest
-from signing import drafting
+from signing import drafting, negotiated
 from signing import terms as agreement_terms
 from signing.forms_drafting import CommentForm, DraftForms, FinaliseForm, StartForm
 from signing.models import Agreement, AgreementVersion
@@ -88,6 +88,7 @@ def _agreement_page(
             "versions": versions,
             "latest": _content(latest) if latest else None,
             "can_edit": _may_edit(request, case, agreement),
+            "negotiated": negotiated.latest_outcome(case) if _may_edit(request, case, agreement) else None,
             "slots": list(agreement.slots.select_related("signed_by").order_by("position")),
             "awaiting_document": agreement.is_frozen and not agreement.revisions.exists(),
         }
@@ -121,6 +122,23 @@ def start(request: AuthenticatedRequest, case_pk: int) -> HttpResponse:
     else:
         messages.success(request, _("已生成调解协议初稿（第 1 稿），请修改后发给各方征求意见。"))
     return redirect("signing:agreement", case_pk=case.pk)
+
+
+@login_required
+def use_negotiated(request: AuthenticatedRequest, case_pk: int) -> HttpResponse:
+    """The latest accepted offer (or settled blind bid) written into a new draft."""
+    case = permissions.get_case_for_user(request.user, case_pk)
+    _require_mediator(request, case)
+    agreement = _agreement_or_404(case)
+    if (refused := _allow(request, "POST")) is not None:
+        return refused
+    try:
+        version = drafting.use_negotiated(agreement, actor=request.user, ip=ledger.client_ip(request))
+    except drafting.DraftingError as error:
+        messages.error(request, str(error))
+        return redirect("signing:agreement", case_pk=case.pk)
+    messages.success(request, _("第 %(number)s 稿已保存，已通知各方查看。") % {"number": version.number})
+    return redirect("signing:version", case_pk=case.pk, number=version.number)
 
 
 @login_required

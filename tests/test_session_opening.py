@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from mediation.models import Case, LedgerEntry, OneTimeCode, User
 from mediation.notifications import MemorySmsBackend
-from sessions import consumers, opening, services
-from sessions.models import Attendance, MediationSession, Message, Room
+from sessions import consumers, negotiation, opening, services
+from sessions.models import Attendance, MediationSession, Message, Offer, Room
 from sessions.services import RoomError
 from tests.test_session_consumer import connection, rooms_of
 
@@ -290,6 +290,28 @@ def test_a_muted_person_cannot_write_until_unmuted(mediating_case: Case, consume
     assert actions(mediating_case)[-1] == "sessions.attendance.muted"
     opening.set_muted(mediating_case, mediator=mediator, target=consumer.pk, muted=False)
     assert services.post_message(joint, author=consumer, body="我要说").body == "我要说"
+
+
+def test_offers_are_said_in_the_joint_room_and_follow_its_rules(
+    mediating_case: Case, consumer: User, bank_agent: User, mediator: User
+) -> None:
+    session = opened(mediating_case, mediator)
+    terms = {"amount": "1000.00", "instalments": [], "waivers": [], "other_terms": ""}
+    # Not checked in: no offer, and nothing is stored or announced.
+    before = Message.objects.filter(room__case=mediating_case).count()
+    assert refused(negotiation.propose, mediating_case, user=bank_agent, terms=terms).code == "check_in_required"
+    check_in(session, bank_agent)
+    check_in(session, consumer)
+    offer = negotiation.propose(mediating_case, user=bank_agent, terms=terms)
+    # Muted: cannot answer it (nor withdraw or counter) until unmuted.
+    opening.set_muted(mediating_case, mediator=mediator, target=consumer.pk, muted=True)
+    assert refused(negotiation.answer, offer, user=consumer, accept=True).code == "muted"
+    offer.refresh_from_db()
+    assert offer.state == Offer.State.OPEN
+    opening.set_muted(mediating_case, mediator=mediator, target=consumer.pk, muted=False)
+    assert negotiation.answer(offer, user=consumer, accept=True).state == Offer.State.ACCEPTED
+    assert Offer.objects.filter(case=mediating_case).count() == 1
+    assert Message.objects.filter(room__case=mediating_case).count() > before
 
 
 def test_a_party_in_its_caucus_writes_there_but_not_in_the_joint_room(

@@ -25,6 +25,8 @@ from judicial_link.models import ConfirmationApplication, DueItem, EnforcementPa
 from mediation import services
 from mediation.models import Case, CaseState, ExtensionRequest, LedgerEntry, Organisation, Role, User
 from mediators.models import ChangeRequest, DeclaredRelationship, Disclosure, MediatorComplaint, MediatorProfile
+from sessions import attachments
+from sessions import services as session_services
 from sessions.models import Attendance, MediationRecord, MediationSession, UnavailableDate
 from signing.models import Agreement, AgreementVersion, PdfRevision, VersionComment
 from tests import factories
@@ -161,6 +163,9 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
     MediationRecord.objects.create(
         session=sitting, drafted_by=mediator, updated_at=timezone.now(), undisputed_facts="外地"
     )
+    # A file in the foreign case's consumer caucus (rooms are made on first use).
+    caucus = session_services.rooms_for_case(case)[1]
+    room_file = attachments.post_file(caucus, author=owner, upload=sample_pdf_upload("外地.pdf"))
     return {
         "case": case,
         "objects": {
@@ -190,6 +195,8 @@ def foreign_world(db: None, django_capture_on_commit_callbacks: Any) -> dict[str
             "session_pk": sitting.pk,
             "unavailable_date_pk": unavailable_date.pk,
             "attendance_pk": attendance.pk,
+            "room_pk": caucus.pk,
+            "attachment_pk": room_file.attachment.pk,
         },
     }
 

@@ -21,6 +21,23 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  function csrfToken() {
+    var field = root.querySelector("input[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) { return fill(labels.bytes, { size: bytes }); }
+    if (bytes < 1048576) { return fill(labels.kilobytes, { size: (bytes / 1024).toFixed(1) }); }
+    return fill(labels.megabytes, { size: (bytes / 1048576).toFixed(1) });
+  }
+
   function socketUrl(id) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     return scheme + window.location.host + "/ws/rooms/" + id + "/";
@@ -50,6 +67,7 @@
     this.retry = 0;
     this.me = parseInt(root.getAttribute("data-user") || "0", 10);
     this.isCaucus = panel.getAttribute("data-kind") === "caucus";
+    this.upload = panel.querySelector("[data-upload]");
     this.bind();
     this.connect();
   }
@@ -78,6 +96,54 @@
       if (self.open) { self.socket.send(JSON.stringify({ type: "typing" })); }
     });
     this.tab.addEventListener("click", function () { select(self.id); });
+    if (this.upload) {
+      this.upload.addEventListener("submit", function (event) { event.preventDefault(); });
+      this.upload.querySelector("[data-file]").addEventListener("change", function (event) {
+        var file = event.target.files[0];
+        if (file) { self.sendFile(file, event.target); }
+      });
+    }
+  };
+
+  /* The file goes over HTTP (same checks as evidence); its message then arrives on the socket. */
+  Room.prototype.sendFile = function (file, input) {
+    var self = this;
+    var progress = this.upload.querySelector("[data-progress]");
+    var status = this.upload.querySelector("[data-upload-status]");
+    var error = this.upload.querySelector("[data-upload-error]");
+    var body = new FormData();
+    body.append("file", file);
+    var request = new XMLHttpRequest();
+    request.open("POST", this.upload.getAttribute("action"));
+    request.setRequestHeader("X-CSRFToken", csrfToken());
+    request.responseType = "json";
+    error.hidden = true;
+    progress.hidden = false;
+    progress.value = 0;
+    status.textContent = fill(labels.uploading, { name: file.name, percent: "0%" });
+    request.upload.addEventListener("progress", function (event) {
+      if (!event.lengthComputable) { return; }
+      var percent = Math.round(100 * event.loaded / event.total);
+      progress.value = percent;
+      status.textContent = fill(labels.uploading, { name: file.name, percent: percent + "%" });
+    });
+    request.addEventListener("load", function () {
+      progress.hidden = true;
+      status.textContent = "";
+      input.value = "";
+      var answer = request.response;
+      if (request.status >= 400) {
+        error.textContent = answer && answer.error ? answer.error.message : labels.upload_failed;
+        error.hidden = false;
+      }
+    });
+    request.addEventListener("error", function () {
+      progress.hidden = true;
+      status.textContent = "";
+      error.textContent = labels.upload_failed;
+      error.hidden = false;
+    });
+    request.send(body);
   };
 
   Room.prototype.connect = function () {
@@ -116,6 +182,13 @@
     var self = this;
     if (frame.type === "message") {
       this.addMessage(frame);
+      // The history replayed on page load is already in the page's state; later events are news.
+      if (this.negotiation && this.initialised && frame.kind === "system" && frame.event &&
+          (frame.event.type === "offer" || frame.event.type === "blind_bid")) {
+        this.negotiation.refresh();
+      }
+    } else if (this.negotiation && (frame.type === "done" || (frame.type === "error" && !frame.client_id && this.negotiation.waiting))) {
+      this.negotiation.answered(frame);
     } else if (frame.type === "ready") {
       this.ready = true;
       this.initialised = true;
@@ -170,7 +243,8 @@
     var when = frame.at ? frame.at.slice(11, 16) : "";
     item.querySelector(".meta").textContent = (frame.author ? (mine ? labels.you : frame.author.name) : labels.system) + " · " + when;
     item.querySelector(".body").textContent = frame.body;
-    if (mine && this.isCaucus && frame.kind === "text") { this.offerRelease(item, frame); }
+    if (frame.attachment) { this.showAttachment(item, frame.attachment); }
+    if (mine && this.isCaucus && (frame.kind === "text" || frame.kind === "file")) { this.offerRelease(item, frame); }
     // The history replayed when the page opens is not "unread"; what arrives afterwards is.
     if (this.initialised && !this.isActive() && !mine) {
       this.unread += 1;
@@ -193,6 +267,22 @@
     }
     var pendings = this.list.querySelectorAll("li.pending");
     for (var j = 0; j < pendings.length; j++) { this.list.appendChild(pendings[j]); }
+  };
+
+  /* A file message: its name (as text) as the download link, and its size. */
+  Room.prototype.showAttachment = function (item, attachment) {
+    var body = item.querySelector(".body");
+    body.textContent = "";
+    var link = document.createElement("a");
+    link.className = "attachment";
+    link.href = attachment.url;
+    link.setAttribute("download", "");
+    link.textContent = attachment.name;
+    var size = document.createElement("span");
+    size.className = "size";
+    size.textContent = " (" + formatSize(attachment.size) + ")";
+    body.appendChild(link);
+    body.appendChild(size);
   };
 
   /* 在线调解规则 Art 18: only the author can take a caucus statement to the joint room. */
@@ -309,10 +399,266 @@
     });
   }
 
+  /* Offers and blind bidding in the joint room. The server's state (the view's json_script, then
+   * the JSON endpoint each time a system message says an offer or round changed) is redrawn whole;
+   * actions go over the joint room's socket. 在线调解规则 Art 18: a sealed figure is sent once and
+   * never shown, not even back to its own side; the state never contains one. */
+  function Negotiation(room, box, state) {
+    this.room = room;
+    this.box = box;
+    this.state = state;
+    this.url = root.getAttribute("data-negotiation-url");
+    this.list = box.querySelector("[data-offers]");
+    this.error = box.querySelector("[data-negotiation-error]");
+    this.offerBox = box.querySelector("[data-offer-box]");
+    this.offerForm = box.querySelector("[data-offer-form]");
+    this.rows = box.querySelector("[data-instalment-rows]");
+    this.rowTemplate = box.querySelector("[data-instalment-template]");
+    this.roundLine = box.querySelector("[data-round]");
+    this.openForm = box.querySelector("[data-open-bidding]");
+    this.cancelRound = box.querySelector("[data-cancel-round]");
+    this.bidForm = box.querySelector("[data-bid-form]");
+    this.bidSent = box.querySelector("[data-bid-sent]");
+    this.counterTo = null;
+    this.waiting = false;
+    this.bind();
+    this.draw();
+  }
+
+  Negotiation.prototype.send = function (frame) {
+    var room = this.room;
+    if (!room.open || !room.ready) { this.showError(labels.not_connected); return false; }
+    this.error.hidden = true;
+    this.waiting = true;
+    room.socket.send(JSON.stringify(frame));
+    return true;
+  };
+
+  Negotiation.prototype.answered = function (frame) {
+    this.waiting = false;
+    if (frame.type === "error") {
+      this.showError(frame.message);
+      return;
+    }
+    if (frame.action === "offer") {
+      this.offerForm.reset();
+      this.rows.textContent = "";
+      this.setCounter(null);
+      this.offerBox.open = false;
+    } else if (frame.action === "bid") {
+      this.bidSent.textContent = labels.bid_sent;
+      this.bidSent.hidden = false;
+    }
+    this.refresh();
+  };
+
+  Negotiation.prototype.showError = function (message) {
+    this.error.textContent = message;
+    this.error.hidden = false;
+  };
+
+  Negotiation.prototype.bind = function () {
+    var self = this;
+    this.box.querySelector("[data-add-instalment]").addEventListener("click", function () { self.addRow(); });
+    this.box.querySelector("[data-cancel-counter]").textContent = labels.cancel_counter;
+    this.box.querySelector("[data-cancel-counter]").addEventListener("click", function () { self.setCounter(null); });
+    this.offerForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var frame = { type: "offer", terms: self.readTerms() };
+      if (self.counterTo) { frame.counter_to = self.counterTo; }
+      self.send(frame);
+    });
+    if (this.openForm) {
+      this.openForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        self.send({ type: "open_bidding", agreed_gap: self.openForm.elements.agreed_gap.value.trim() || "0" });
+      });
+      this.cancelRound.textContent = labels.cancel_round;
+      this.cancelRound.addEventListener("click", function () {
+        if (self.state.round) { self.send({ type: "cancel_bidding", round: self.state.round.number }); }
+      });
+    }
+    if (this.bidForm) {
+      this.bidForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var input = self.bidForm.elements.figure;
+        var figure = input.value.trim();
+        input.value = "";  // gone from the page the moment it is sent
+        if (figure && self.state.round) { self.send({ type: "bid", round: self.state.round.number, figure: figure }); }
+      });
+    }
+  };
+
+  Negotiation.prototype.addRow = function (values) {
+    var row = this.rowTemplate.content.firstElementChild.cloneNode(true);
+    if (values) {
+      row.querySelector("[name=due_date]").value = values.due_date;
+      row.querySelector("[name=instalment_amount]").value = values.amount;
+    }
+    row.querySelector("[data-remove-instalment]").addEventListener("click", function () { row.remove(); });
+    this.rows.appendChild(row);
+  };
+
+  Negotiation.prototype.readTerms = function () {
+    var form = this.offerForm.elements;
+    var instalments = [];
+    var rows = this.rows.querySelectorAll("li");
+    for (var i = 0; i < rows.length; i++) {
+      var due = rows[i].querySelector("[name=due_date]").value;
+      var amount = rows[i].querySelector("[name=instalment_amount]").value.trim();
+      if (due || amount) { instalments.push({ due_date: due, amount: amount }); }
+    }
+    var waivers = form.waivers.value.split("\n").map(function (line) { return line.trim(); })
+      .filter(function (line) { return line; });
+    return { amount: form.amount.value.trim(), instalments: instalments, waivers: waivers, other_terms: form.other_terms.value };
+  };
+
+  /* Counter an offer: the form opens with its terms to change. */
+  Negotiation.prototype.setCounter = function (offer) {
+    var note = this.box.querySelector("[data-countering]");
+    this.counterTo = offer ? offer.number : null;
+    note.hidden = !offer;
+    if (!offer) { return; }
+    this.box.querySelector("[data-countering-text]").textContent = fill(labels.countering, { number: offer.number });
+    var form = this.offerForm.elements;
+    form.amount.value = offer.terms.amount;
+    form.waivers.value = offer.terms.waivers.join("\n");
+    form.other_terms.value = offer.terms.other_terms;
+    this.rows.textContent = "";
+    for (var i = 0; i < offer.terms.instalments.length; i++) { this.addRow(offer.terms.instalments[i]); }
+    this.offerBox.open = true;
+    form.amount.focus();
+  };
+
+  Negotiation.prototype.refresh = function () {
+    var self = this;
+    window.fetch(this.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) { if (state) { self.state = state; self.draw(); } })
+      .catch(function () { /* the next event or reconnect refreshes again */ });
+  };
+
+  Negotiation.prototype.draw = function () {
+    this.drawOffers();
+    this.drawRound();
+  };
+
+  Negotiation.prototype.drawOffers = function () {
+    var self = this;
+    var offers = this.state.offers;
+    this.list.textContent = "";
+    if (!offers.length) {
+      var none = document.createElement("li");
+      none.className = "help";
+      none.textContent = labels.no_offers;
+      this.list.appendChild(none);
+      return;
+    }
+    offers.slice().reverse().forEach(function (offer) { self.list.appendChild(self.offerItem(offer)); });
+  };
+
+  function line(parent, className, text) {
+    var element = document.createElement("p");
+    element.className = className;
+    element.textContent = text;
+    parent.appendChild(element);
+    return element;
+  }
+
+  Negotiation.prototype.offerItem = function (offer) {
+    var self = this;
+    var item = document.createElement("li");
+    item.className = "offer offer-" + offer.state;
+    item.setAttribute("data-offer", String(offer.number));
+    var head = document.createElement("p");
+    head.className = "offer-head";
+    var title = document.createElement("strong");
+    title.textContent = fill(labels.offer_title, { number: offer.number }) +
+      (offer.counter_to ? fill(labels.counter_of, { number: offer.counter_to }) : "");
+    var badge = document.createElement("span");
+    badge.className = "badge offer-state";
+    badge.setAttribute("data-offer-state", offer.state);
+    badge.textContent = labels["offer_state_" + offer.state] || offer.state;
+    head.appendChild(title);
+    head.appendChild(document.createTextNode(" "));
+    head.appendChild(badge);
+    item.appendChild(head);
+    line(item, "help", fill(labels.proposed_by, { name: offer.proposed_by }) + " · " + (labels["side_" + offer.side] || offer.side));
+    line(item, "offer-amount", fill(labels.amount, { amount: offer.terms.amount }));
+    offer.terms.instalments.forEach(function (row, index) {
+      line(item, "offer-line", fill(labels.instalment, { n: index + 1, date: row.due_date, amount: row.amount }));
+    });
+    offer.terms.waivers.forEach(function (text) { line(item, "offer-line", fill(labels.waiver, { text: text })); });
+    if (offer.terms.other_terms) { line(item, "offer-line", fill(labels.other_terms, { text: offer.terms.other_terms })); }
+    if (offer.state === "open" && offer.accepted_sides.length) { line(item, "help", labels.waiting_other); }
+    var actions = document.createElement("p");
+    actions.className = "button-row offer-actions";
+    this.actionsFor(offer).forEach(function (action) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = action === "accept" ? "primary" : "button";
+      button.setAttribute("data-action", action);
+      button.textContent = labels[action];
+      button.addEventListener("click", function () { self.act(action, offer); });
+      actions.appendChild(button);
+    });
+    if (actions.childNodes.length) { item.appendChild(actions); }
+    return item;
+  };
+
+  /* What the viewer may do with an offer (the server decides again). */
+  Negotiation.prototype.actionsFor = function (offer) {
+    var side = this.state.side;
+    if (offer.state !== "open" || !this.state.mediating) { return []; }
+    if (offer.side === side) { return ["withdraw"]; }
+    if (side === "mediator") { return []; }
+    if (offer.accepted_sides.indexOf(side) !== -1) { return []; }
+    return ["accept", "reject", "counter"];
+  };
+
+  Negotiation.prototype.act = function (action, offer) {
+    if (action === "counter") { this.setCounter(offer); return; }
+    if (action === "withdraw") { this.send({ type: "withdraw_offer", offer: offer.number }); return; }
+    this.send({ type: "answer_offer", offer: offer.number, accept: action === "accept" });
+  };
+
+  Negotiation.prototype.drawRound = function () {
+    var round = this.state.round;
+    var open = Boolean(round && round.state === "open");
+    this.roundLine.textContent = "";
+    if (round) {
+      line(this.roundLine, "round-title", fill(labels.round_title, { number: round.number }));
+      line(this.roundLine, "help", fill(labels.round_gap, { gap: round.agreed_gap }));
+      var outcome = {
+        open: labels.round_open,
+        settled: fill(labels.round_settled, { amount: round.settled_amount }),
+        no_overlap: labels.round_no_overlap,
+        cancelled: labels.round_cancelled
+      }[round.state];
+      line(this.roundLine, "round-outcome", outcome).setAttribute("data-round-state", round.state);
+      if (open && round.submitted.length) {
+        var sides = round.submitted.map(function (side) { return labels["side_" + side] || side; }).join("、");
+        line(this.roundLine, "help", fill(labels.round_submitted, { sides: sides }));
+      }
+    }
+    if (this.openForm) {
+      this.openForm.hidden = open || !this.state.mediating;
+      this.cancelRound.hidden = !open;
+    }
+    if (this.bidForm) { this.bidForm.hidden = !open || !this.state.mediating; }
+    if (!open) { this.bidSent.hidden = true; }
+  };
+
   var panels = root.querySelectorAll("section[data-room]");
   for (var i = 0; i < panels.length; i++) {
     var room = new Room(panels[i]);
     rooms[room.id] = room;
+  }
+  var negotiationBox = root.querySelector("[data-negotiation]");
+  if (negotiationBox) {
+    var jointRoom = rooms[negotiationBox.closest("section[data-room]").getAttribute("data-room")];
+    var initial = JSON.parse(document.getElementById("negotiation-state").textContent);
+    jointRoom.negotiation = new Negotiation(jointRoom, negotiationBox, initial);
   }
   window.addEventListener("online", updateBanner);
   window.addEventListener("offline", updateBanner);
