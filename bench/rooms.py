@@ -189,18 +189,14 @@ def run_floor(kind: str, plan: dict[str, Any]) -> dict[str, Any]:
 # --- the project ---------------------------------------------------------------------------------
 
 
-def _people_and_rooms(count: int) -> list[dict[str, Any]]:
+def people_and_rooms(count: int) -> list[dict[str, Any]]:
     """``count`` cases in MEDIATING, each with its joint room and the four people who may enter it."""
-    from django.conf import settings
-
     from mediation import services
     from mediation.models import Organisation, Role
     from sessions import services as rooms
     from tests import factories
     from tests.daphne_helpers import session_cookie
 
-    # Passwords are never checked here (sessions are made directly); the real hasher costs 0.3 s each.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if Organisation.objects.exists():
         raise SystemExit("bench.rooms needs an empty database")
     centre = factories.organisation(Organisation.Kind.CENTRE, "广东金融消费纠纷调解中心", region="广东省广州市")
@@ -267,12 +263,15 @@ def run_project(kind: str, plan: dict[str, Any]) -> dict[str, Any]:
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
     where = configure_isolated(NAME if kind == "embedded" else f"{NAME}-{kind}")
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
     call_command("migrate", verbosity=0)
+    # Passwords are never checked here (sessions are made directly); the real hasher costs 0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     started = time.perf_counter()
-    people = _people_and_rooms(max(plan["rooms"]))
+    people = people_and_rooms(max(plan["rooms"]))
     setup_seconds = time.perf_counter() - started
     service_pids = _service_pids()
     connection.close()
