@@ -258,7 +258,7 @@ def run_project(kind: str, plan: dict[str, Any]) -> dict[str, Any]:
     from bench.common import configure_isolated
 
     if kind == "scale" and not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        raise SystemExit("--only scale runs inside scripts/scale-lane.sh (DATABASE_URL and REDIS_URL)")
+        raise SystemExit("the scale configuration runs inside scripts/scale-lane.sh (DATABASE_URL and REDIS_URL)")
     if kind == "embedded":
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
@@ -334,9 +334,8 @@ def _stored_messages() -> int:
 def run_configuration(kind: str, plan: dict[str, Any]) -> dict[str, Any]:
     """One configuration in a child process (the project's configure Django, each its own way)."""
     argv = [
-        "--only",
+        "--child",
         kind,
-        "--json",
         "--rooms",
         ",".join(map(str, plan["rooms"])),
         "--steps",
@@ -503,6 +502,8 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float)
     parser.add_argument("--only", help=f"configurations, comma separated, from {', '.join(CONFIGURATIONS)}")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line, write nothing")
+    # Internal: run one configuration in this process (``scale`` inside scripts/scale-lane.sh).
+    parser.add_argument("--child", choices=CONFIGURATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     plan = plan_from_environment()
     if args.quick:
@@ -517,8 +518,8 @@ def main() -> None:
     unknown = set(only) - set(CONFIGURATIONS)
     if unknown:
         parser.error(f"unknown configuration {', '.join(sorted(unknown))}")
-    if args.json and len(only) == 1:
-        kind = only[0]
+    if args.child:
+        kind = args.child
         result = run_floor(kind, plan) if kind in ("websockets", "channels") else run_project(kind, plan)
         print(json.dumps(result, ensure_ascii=False))
         return
