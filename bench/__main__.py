@@ -1,6 +1,6 @@
 """``make bench``: every benchmark, a table printed and JSON under ``bench/results/``.
 
-``python -m bench NAME ...`` runs only the named ones (pages, recommendation, signing, package).
+``python -m bench NAME ...`` runs only the named ones (pages, recommendation, signing, package, rooms).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import package, signing
+from bench import package, rooms, signing
 from bench.common import git_revision, machine, print_table, versions, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,11 +166,20 @@ def bench_package() -> None:
     _in_own_process("bench.package", PACKAGE_REPEATS, package.report)
 
 
+def bench_rooms() -> None:
+    # Its own plan (50 and 200 rooms, four configurations, about 10 minutes); a smoke run is
+    # ``python -m bench.rooms --quick``.
+    path = rooms.report(rooms.run(rooms.plan_from_environment(), list(rooms.CONFIGURATIONS)))
+    if path:
+        print(f"\nwritten {path.relative_to(ROOT)}")
+
+
 BENCHMARKS = {
     "pages": bench_pages,
     "recommendation": bench_recommendation,
     "signing": bench_signing,
     "package": bench_package,
+    "rooms": bench_rooms,
 }
 
 
