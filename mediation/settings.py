@@ -145,7 +145,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # Write-ahead log: readers never wait for the writer, and a commit is one append instead of a
+    # rollback journal written and deleted; synchronous=NORMAL is durable against a process crash
+    # (the rooms benchmark measured ~130 deliveries/s with the default journal, see README).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     # Tests get a file, not the shared-cache in-memory database: there a reader meeting a writer
     # from another thread fails at once with "database table is locked" instead of waiting, and
     # tests with threads (concurrent signing, websockets) need both. One file per test process.
