@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (routes added by
 ``sessions`` when that app has consumers)."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -20,3 +21,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything loaded so far lives as long as the process: keep it out of the garbage collector's
+# full passes, which otherwise walk every Django object and pause the event loop.
+gc.freeze()

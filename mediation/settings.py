@@ -174,7 +174,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer with its expiry sweep at most once a second (mediation/channel_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "mediation.channel_layer.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "mediation.User"
 AUTHENTICATION_BACKENDS = [

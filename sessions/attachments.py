@@ -45,8 +45,10 @@ def post_file(room: Room, *, author: User, upload: UploadedFile | None, ip: str 
     try:
         with transaction.atomic():
             room = Room.objects.select_related("case").get(pk=room.pk)
-            services.require_may_write(room, author)
-            message = services._append(room, author=author, body=checked.safe_name, kind=Message.Kind.FILE)
+            session = services.require_may_write(room, author)
+            message = services._append(
+                room, author=author, body=checked.safe_name, kind=Message.Kind.FILE, session=session
+            )
             attachment.room, attachment.message = room, message
             attachment.file.save(checked.sha256, upload, save=False)
             attachment.save()

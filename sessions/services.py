@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from guardian.core import ObjectPermissionChecker
 
 from mediation import ledger, permissions
 from mediation.models import Case, CaseParticipant, User
@@ -82,30 +83,36 @@ def caucus_of(case: Case, side: str) -> Room:
     return Room.objects.get_or_create(case=case, kind=Kind.CAUCUS, side=side)[0]
 
 
-def _is_mediator(user: User, case: Case) -> bool:
-    return user.has_perm(permissions.MEDIATE, case)
+def _is_mediator(user: User, case: Case, checker: ObjectPermissionChecker | None = None) -> bool:
+    return (checker or ObjectPermissionChecker(user)).has_perm(permissions.MEDIATE, case)
 
 
-def _sides_of(user: User, case: Case) -> set[str]:
+def _sides_of(user: User, case: Case, checker: ObjectPermissionChecker | None = None) -> set[str]:
     """The caucus sides ``user`` belongs to on ``case`` (none for mediators and centre staff)."""
     sides = set()
     if case.participants.filter(
         user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
     ).exists():
         sides.add(consumer_side(user))
-    if user.has_perm(permissions.ANSWER, case):
+    if (checker or ObjectPermissionChecker(user)).has_perm(permissions.ANSWER, case):
         sides.add(Room.INSTITUTION_SIDE)
     return sides
 
 
 def may_enter(user: User, room: Room) -> bool:
-    """The joint room: both sides and the mediators; a caucus: that side and the mediators."""
+    """The joint room: both sides and the mediators; a caucus: that side and the mediators.
+
+    Asked on every write, so it reads the user's permissions on the case once (one checker holds
+    them for both questions) rather than once per permission. Object permissions only: Django's
+    model backend grants none on an object.
+    """
     if not user.is_authenticated or not user.is_active:
         return False
     case = room.case
-    if _is_mediator(user, case):
+    checker = ObjectPermissionChecker(user)
+    if _is_mediator(user, case, checker):
         return True
-    sides = _sides_of(user, case)
+    sides = _sides_of(user, case, checker)
     if room.kind == Kind.JOINT:
         return bool(sides)
     return room.side in sides
@@ -143,6 +150,9 @@ def _clean_body(body: Any) -> str:
     return text
 
 
+_LOOK_UP = object()
+
+
 def _append(
     room: Room,
     *,
@@ -151,20 +161,25 @@ def _append(
     kind: str,
     event: dict[str, Any] | None = None,
     client_id: str = "",
+    session: MediationSession | None | object = _LOOK_UP,
+    locked: bool = False,
 ) -> Message:
-    """Number and store one message; must run inside a transaction."""
-    locked = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
-    locked.last_seq += 1
-    locked.save(update_fields=["last_seq"])
+    """Number and store one message; must run inside a transaction. ``session`` is the case's
+    open sitting when the caller has already looked it up; ``locked`` says the caller read
+    ``room`` with ``select_for_update`` in this transaction."""
+    if not locked:
+        room = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
+    room.last_seq += 1
+    room.save(update_fields=["last_seq"])
     message = Message.objects.create(
-        room=locked,
-        seq=locked.last_seq,
+        room=room,
+        seq=room.last_seq,
         kind=kind,
         author=author,
         body=body,
         event=event or {},
         client_id=client_id,
-        session=open_session(locked.case),
+        session=open_session(room.case) if session is _LOOK_UP else cast(MediationSession | None, session),
     )
     for broadcast in list(_broadcasters):
         transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
@@ -190,27 +205,31 @@ def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") ->
     text = _clean_body(body)
     client_id = _clean_client_id(client_id)
     with transaction.atomic():
-        room = Room.objects.select_related("case").get(pk=room.pk)
-        require_may_write(room, author)
+        # Locked before the checks: the numbering needs the lock anyway, and one read serves both.
+        room = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
+        session = require_may_write(room, author)
         if client_id:
             sent = Message.objects.filter(room=room, author=author, client_id=client_id).first()
             if sent is not None:
                 return sent
-        return _append(room, author=author, body=text, kind=Message.Kind.TEXT, client_id=client_id)
+        return _append(
+            room, author=author, body=text, kind=Message.Kind.TEXT, client_id=client_id, session=session, locked=True
+        )
 
 
 # --- while a sitting is open (sessions/opening.py opens and runs it) ------------------------------
 
 
-def require_may_write(room: Room, author: User) -> None:
+def require_may_write(room: Room, author: User) -> MediationSession | None:
     """Every write into a room (text, file, offer) re-checks, against the case as it is now, that
-    its author may still enter the room and that the sitting, if one is open, lets them speak."""
+    its author may still enter the room and that the sitting, if one is open, lets them speak.
+    Returns that open sitting (or None)."""
     if not may_enter(author, room):
         raise RoomError("forbidden", _("您已无权在该调解室发言。"))
-    check_sitting_allows_writing(room, author)
+    return check_sitting_allows_writing(room, author)
 
 
-def check_sitting_allows_writing(room: Room, author: User) -> None:
+def check_sitting_allows_writing(room: Room, author: User) -> MediationSession | None:
     """During an open sitting only checked-in people write, the muted do not, and a party the
     mediator put in its caucus does not write in the joint room. Between sittings the rooms stay
     asynchronous: anyone who may enter may write.
@@ -219,7 +238,7 @@ def check_sitting_allows_writing(room: Room, author: User) -> None:
     """
     session = open_session(room.case)
     if session is None:
-        return
+        return None
     attendance = Attendance.objects.filter(session=session, user=author).first()
     if attendance is None or not attendance.checked_in:
         url = reverse("sessions:check_in", kwargs={"session_pk": session.pk})
@@ -233,6 +252,7 @@ def check_sitting_allows_writing(room: Room, author: User) -> None:
         raise RoomError("muted", _("您已被调解员禁言，暂时不能发言。"))
     if attendance.in_caucus and room.kind == Kind.JOINT:
         raise RoomError("in_caucus", _("调解员已请您进入单方会谈室，暂时不能在联合调解室发言。"))
+    return session
 
 
 def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
