@@ -160,16 +160,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
-    # Explicit limits (issue 4's measurements): redis-py 8's default pool of 100 connections
-    # turned a burst of handshakes into HTTP 500s, and the default channel capacity of 100 drops
-    # messages silently under load. Rooms recover drops from the database, but fewer is better.
+    # Redis PubSub layer: one PUBLISH per group send, one subscription connection per process.
+    # The core layer (a sorted set per channel, BZPOPMIN per receive) cost more CPU per delivery and
+    # drops silently over its capacity; both deliver at most once, and rooms read any gap from the
+    # database. The pool size is explicit: redis-py 8's default of 100 connections turned a burst of
+    # handshakes into HTTP 500s (issue 4's measurements).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": envint("REDIS_MAX_CONNECTIONS", 1000)}],
-                "capacity": envint("CHANNEL_CAPACITY", 1000),
-                "expiry": 60,
             },
         }
     }
