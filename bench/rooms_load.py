@@ -26,6 +26,7 @@ import json
 import math
 import os
 import resource
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -199,10 +200,12 @@ class Client:
         now = time.monotonic()
         head = body.split(" ", 1)[0]
         try:
-            step, sender, number, scheduled = head.split(":")
+            nonce, step, sender, number, scheduled = head.split(":")
             key = (int(step), int(sender), int(number))
         except ValueError:
             return  # not ours (a system message)
+        if nonce != self.run.nonce:
+            return  # an earlier run's message, replayed on connecting to a room that already has history
         if key in self.seen:
             self.run.steps[key[0]].duplicates += 1
             return
@@ -222,11 +225,15 @@ class Client:
             if delay > 0:
                 await asyncio.sleep(delay)
             number += 1
-            body = f"{step}:{self.index}:{number}:{scheduled:.6f} {FILLER}"
+            body = f"{self.run.nonce}:{step}:{self.index}:{number}:{scheduled:.6f} {FILLER}"
             tally.sends += 1
             try:
                 if self.run.protocol == "fengqiao":
-                    frame = {"type": "send", "body": body, "client_id": f"b{step}-{self.index}-{number}"}
+                    frame = {
+                        "type": "send",
+                        "body": body,
+                        "client_id": f"b{self.run.nonce}-{step}-{self.index}-{number}",
+                    }
                 else:
                     frame = {"type": "send", "body": body}
                 await self.socket.send(json.dumps(frame, ensure_ascii=False))
@@ -243,6 +250,9 @@ class Run:
         self.members: int = spec["members"]
         self.clients = [Client(index, client, self) for index, client in enumerate(spec["clients"])]
         self.steps: list[StepTally] = []
+        # Marks this run's messages: the rooms of a second series (200 rooms after 50) replay the
+        # first series' messages on connecting, and those must not count.
+        self.nonce = secrets.token_hex(4)
         self.progress = 0.0
         self.closed_early = 0
         self.finishing = False
@@ -256,9 +266,9 @@ class Run:
         return index / len(self.clients)
 
     def step_of_client_id(self, client_id: Any) -> StepTally | None:
-        if isinstance(client_id, str) and client_id.startswith("b"):
+        if isinstance(client_id, str) and client_id.startswith(f"b{self.nonce}-"):
             try:
-                return self.steps[int(client_id[1:].split("-")[0])]
+                return self.steps[int(client_id.split("-")[1])]
             except (ValueError, IndexError):
                 return None
         return None

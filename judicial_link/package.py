@@ -430,6 +430,7 @@ def complaint_documents(case: Case) -> list[PackageFile]:
 
 SOURCES["referral"] = (
     termination_record_document,
+    mediation_record_documents,
     complaint_documents,
     evidence_documents,
     ledger_document,

@@ -375,6 +375,12 @@ def _close(case: Case, cast: Cast, spec: CaseSpec) -> Case:
     return services.close_case(case, actor=cast.user("demo_case_manager"), reason="调解协议已全部履行完毕。")
 
 
+def _schedule_sitting(case: Case, cast: Cast, spec: CaseSpec) -> Case:
+    """The case's first sitting, scheduled by the sessions app (if installed) with its invitations."""
+    demo_sitting_scheduling.send(sender=load_demo, case=case, mediator=cast.user("demo_mediator"))
+    return case
+
+
 def _terminate(case: Case, cast: Cast, spec: CaseSpec) -> Case:
     case = services.terminate_mediation(
         case,
@@ -405,6 +411,7 @@ STEPS: dict[str, Step] = {
     "perform": _perform,
     "close": _close,
     "terminate": _terminate,
+    "schedule_sitting": _schedule_sitting,
 }
 
 _TO_MEDIATING = ("accept", "transfer", "answer", "request_mediation", "consent", "assign", "mediator_accepts")
@@ -515,7 +522,7 @@ CASES = [
         "7800.00",
         "信用卡在境外被盗刷7800元，本人当时在广州并持有实体卡，银行以“密码交易”为由拒绝处理。",
         "调减盗刷款项7800元并消除逾期记录。",
-        _TO_MEDIATING,
+        (*_TO_MEDIATING, "schedule_sitting"),
     ),
     CaseSpec(
         S.AGREEMENT_EFFECTIVE,
@@ -656,6 +663,9 @@ demo_agreement_signing = Signal()
 # judicial app answers with a real application, package and signed ruling, and returns True.
 demo_confirmation_applying = Signal()
 demo_confirmation_ruling = Signal()
+# Sent when a demo case in mediation should have its first sitting: the sessions app schedules it
+# (tomorrow morning, everyone on the case invited) so a newcomer sees the schedule and check-in.
+demo_sitting_scheduling = Signal()
 # Sent when a demo case's mediation has been terminated: the judicial app records the termination
 # (the mediator's signed record, 在线调解规则 Art 21) and builds the referral package.
 demo_mediation_terminated = Signal()

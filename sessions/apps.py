@@ -26,6 +26,12 @@ class MediationSessionsConfig(AppConfig):
 
         register_timed_reminders(send_session_reminders)
 
+        # The demo case in mediation gets a scheduled sitting.
+        from mediation.demo import demo_sitting_scheduling
+        from sessions.scheduling import schedule_demo_sitting
+
+        demo_sitting_scheduling.connect(schedule_demo_sitting, weak=False, dispatch_uid="sessions.demo_sitting")
+
         # The mediation record (调解笔录) of each sitting held, on the case page.
         from sessions.views_record import records_panel
 

@@ -556,3 +556,16 @@ def send_session_reminders(now: datetime.datetime) -> int:
         for session in candidates
         if reminder_step(session, now, thresholds) is not None
     )
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+def schedule_demo_sitting(sender: object, *, case: Case, mediator: User, **kwargs: object) -> None:
+    """``mediation.demo``: the demo case in mediation gets its first sitting tomorrow at 10:00
+    (local time), two hours, everyone on the case invited (the .ics goes to the console e-mail)."""
+    tomorrow = timezone.localtime() + datetime.timedelta(days=1)
+    start = tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
+    schedule_session(
+        case, actor=mediator, start=start, end=start + datetime.timedelta(hours=2), override_unavailability=True
+    )

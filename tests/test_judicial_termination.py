@@ -22,10 +22,12 @@ from judicial_link.models import ReferralPackage, TerminationRecord
 from judicial_link.termination import TerminationError
 from mediation import services
 from mediation.models import Case, CaseState, LedgerEntry, Notification, TerminationReason, User
+from sessions import record as records
 from sessions import services as room_services
 from signing import verify
 from signing.evidence import Origin
 from tests import factories
+from tests.record_helpers import CAUCUS_BANK, CAUCUS_CONSUMER, JOINT_BANK, JOINT_CONSUMER, held_sitting
 from tests.signing_helpers import PASSWORD, finalised_agreement, last_code
 from tests.test_judicial_package import entries, flip_last_byte, openssl_verify, rezip, sha256sum_check, unzip
 
@@ -382,6 +384,7 @@ def test_nothing_said_to_reach_agreement_goes_to_court(
 
     assert [source.__name__ for source in package.SOURCES["referral"]] == [
         "termination_record_document",
+        "mediation_record_documents",
         "complaint_documents",
         "evidence_documents",
         "ledger_document",
@@ -410,6 +413,52 @@ def test_nothing_said_in_a_private_caucus_reaches_the_referral(
     readable += [pdftotext(data, tmp_path).encode() for path, data in unpacked.items() if path.endswith(".pdf")]
     for text in said:
         for fragment in (text, text[:8], text[-8:]):
+            assert all(fragment.encode() not in blob for blob in readable), fragment
+
+
+def test_the_sittings_confirmed_records_go_to_court_and_their_caucuses_do_not(
+    mediating_case: Case,
+    consumer: User,
+    bank_agent: User,
+    mediator: User,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The court deciding the dispute gets each sitting's sealed 调解笔录 (Art 22), never a caucus (Art 18)."""
+    held = held_sitting(mediating_case, consumer=consumer, bank_agent=bank_agent, mediator=mediator)
+    records.save_record(
+        held.session,
+        actor=mediator,
+        undisputed_facts=UNDISPUTED,
+        outcome="no_agreement",
+        outcome_text=TERMINATION_NOTE,
+        statements=[held.joint_consumer.pk, held.joint_bank.pk],
+    )
+    record = records.finalise(held.session, actor=mediator)
+    records.confirm(record, user=consumer, password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=True):
+        records.confirm(record, user=bank_agent, password=PASSWORD)
+    record.refresh_from_db()
+    assert record.is_sealed
+    case = services.terminate_mediation(mediating_case, actor=mediator, reason=TerminationReason.GAP_TOO_LARGE)
+    drafted(case, mediator)
+    sign(case, mediator, django_capture_on_commit_callbacks)
+
+    data = _referral_bytes(termination.build_referral(case, actor=consumer))
+
+    unpacked = entries(data)
+    assert unpacked["sessions/mediation-record-01.pdf"] == record.pdf.open("rb").read()
+    manifest = json.loads(unpacked["manifest.json"])
+    listed = {item["path"]: item for item in manifest["files"]}
+    assert listed["sessions/mediation-record-01.pdf"]["doc_type"] == "mediation_record"
+    report = package.verify_package(data)
+    assert report.ok, report.problems
+    text = pdftotext(unpacked["sessions/mediation-record-01.pdf"], tmp_path)
+    assert squeeze(JOINT_CONSUMER) in text and squeeze(JOINT_BANK) in text
+    readable = list(unpacked.values())
+    readable += [pdftotext(blob, tmp_path).encode() for path, blob in unpacked.items() if path.endswith(".pdf")]
+    for said in (CAUCUS_CONSUMER, CAUCUS_BANK):
+        for fragment in (said, said[:8], said[-8:]):
             assert all(fragment.encode() not in blob for blob in readable), fragment
 
 

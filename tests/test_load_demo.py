@@ -2,10 +2,21 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from mediation import ledger
 from mediation.demo import DEMO_MARKER, USERS
-from mediation.models import Case, CaseState, CaseTransition, Deadline, LedgerEntry, Organisation, Role, User
+from mediation.models import (
+    Case,
+    CaseState,
+    CaseTransition,
+    Deadline,
+    LedgerEntry,
+    Notification,
+    Organisation,
+    Role,
+    User,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +50,13 @@ def test_demo_has_a_case_in_every_state_driven_through_the_services():
         assert path[-1] == case.state
     mediating = Case.objects.get(state=CaseState.MEDIATING)
     assert mediating.deadlines.filter(kind="mediation_term", status="running").exists()
+    # Its first sitting is scheduled, through the sessions app, and everyone on the case was invited.
+    sitting = mediating.mediation_sessions.get()
+    assert sitting.state == "scheduled" and sitting.scheduled_start > timezone.now()
+    invited = set(
+        Notification.objects.filter(kind="sessions.session.scheduled").values_list("recipient__username", flat=True)
+    )
+    assert {"demo_consumer", "demo_mediator"} <= invited
     effective = Case.objects.get(state=CaseState.AGREEMENT_EFFECTIVE)
     assert effective.deadlines.filter(kind="judicial_confirmation", status="running").exists()
     assert ledger.verify().ok
