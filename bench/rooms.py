@@ -28,8 +28,9 @@ rooms each person sends 4 messages a second. Redis gets the project's explicit
 The load comes from ``python -m bench.rooms_load`` in a process of its own (its docstring says how
 it measures). Offered load steps up through ``STEPS`` deliveries per second (a delivery is one
 message arriving at one member; sends/s = deliveries/s ÷ 4), each step ``STEP_SECONDS`` long,
-then drained (``STEPS`` = 100, 200, 400, 800, 1,600, 3,200 deliveries/s, 5 s each); a
-configuration stops climbing at the first step whose p99 passes 1 s or that lost a message. Server CPU is read from ``/proc`` (the Daphne processes; for ``scale`` also PostgreSQL
+then drained (``STEPS`` = 100, 200, 400, 600, 800, 1,000, 1,200, 1,600, 2,400, 3,200
+deliveries/s, 5 s each); a configuration stops climbing at the first step whose p99 passes 1 s or
+that lost a message. Server CPU is read from ``/proc`` (the Daphne processes; for ``scale`` also PostgreSQL
 and Redis, reported apart), memory is the Daphne processes' RSS at the end of each step. The load
 generator shares the two cores with the servers; its own CPU is reported so a saturated client
 shows.
@@ -54,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "rooms"
 MEMBERS = 4
 ROOMS = [50, 200]
-STEPS = [100, 200, 400, 800, 1600, 3200]
+STEPS = [100, 200, 400, 600, 800, 1000, 1200, 1600, 2400, 3200]
 STEP_SECONDS = 5.0
 QUICK = {"rooms": [10], "steps": [100, 200], "step_seconds": 3.0}
 STOP_WHEN_P99_MS = 1000
@@ -398,8 +399,12 @@ def verdicts(result: dict[str, Any]) -> list[str]:
             continue
         rate, p99 = TARGETS[kind]
         for series in configuration.get("series", []):
+            # A step passes when everything offered arrived (zero loss) within the p99 bar; the
+            # rate judged is the offered one, which a passing step sustained. (Achieved deliveries/s
+            # divide by a window that ends at the last receipt, so a lossless step reads a hair
+            # under its offered rate.)
             good = [s for s in series["steps"] if s["loss"] == 0 and s["p99_ms"] <= p99]
-            best = max(good, key=lambda s: s["deliveries_per_second"], default=None)
+            best = max(good, key=lambda s: s["offered_deliveries_per_second"], default=None)
             rooms = series["rooms"]
             if best is None:
                 lines.append(f"{kind}, {rooms} rooms: no step with zero loss at p99 ≤ {p99} ms (target {rate}/s)")
@@ -410,9 +415,10 @@ def verdicts(result: dict[str, Any]) -> list[str]:
             )
             same = floor.get((rooms, best["offered_deliveries_per_second"]))
             ratio = f"{cpu / same:.1f}× the Channels floor at the same load" if same else "no floor to compare"
-            met = "met" if best["deliveries_per_second"] >= rate else "NOT met"
+            met = "met" if best["offered_deliveries_per_second"] >= rate else "NOT met"
             lines.append(
-                f"{kind}, {rooms} rooms: {best['deliveries_per_second']:,.0f} deliveries/s at p99 "
+                f"{kind}, {rooms} rooms: {best['offered_deliveries_per_second']:,.0f} deliveries/s offered and "
+                f"delivered ({best['deliveries_per_second']:,.0f}/s over the step and its drain) at p99 "
                 f"{best['p99_ms']} ms with zero loss (target ≥ {rate}/s at p99 ≤ {p99} ms: {met}); "
                 f"CPU {cpu:.3f} ms per delivery, {ratio} (target ≤ 2×)"
             )
