@@ -351,29 +351,47 @@ def _connected(user: User, case: Case) -> bool:
 
 
 def connection_opened(room: Room, *, user: User) -> None:
-    """A checked-in person connected to a room of the case while a sitting is open: they joined it."""
-    session = services.open_session(room.case)
-    if session is None:
-        return
-    attendance = Attendance.objects.filter(session=session, user=user).first()
-    if attendance is None or not attendance.checked_in:
-        return
-    fields = ["left_at"]
-    if attendance.joined_at is None:
-        attendance.joined_at = timezone.now()
-        fields.append("joined_at")
-    attendance.left_at = None
-    attendance.save(update_fields=fields)
+    """A checked-in person connected to a room of the case while a sitting is open: they joined
+    it, and the joint room says so (not again for a second tab or a reconnect while present)."""
+    with transaction.atomic():
+        session = services.open_session(room.case)
+        if session is None:
+            return
+        attendance = Attendance.objects.select_for_update().filter(session=session, user=user).first()
+        if attendance is None or not attendance.checked_in:
+            return
+        arriving = attendance.joined_at is None or attendance.left_at is not None
+        if not arriving:
+            return
+        fields = ["left_at"]
+        if attendance.joined_at is None:
+            attendance.joined_at = timezone.now()
+            fields.append("joined_at")
+        attendance.left_at = None
+        attendance.save(update_fields=fields)
+        services.post_system(
+            services.joint_room(room.case),
+            body=_("%(name)s 进入调解") % {"name": user.display_name},
+            event={"event": "joined", "user": user.pk, "session": session.number},
+        )
 
 
 def connection_closed(room: Room, *, user: User) -> None:
-    """Their last connection to the case's rooms went away during the sitting: they left it (for now)."""
-    session = services.open_session(room.case)
-    if session is None or _connected(user, room.case):
-        return
-    Attendance.objects.filter(session=session, user=user, joined_at__isnull=False, left_at__isnull=True).update(
-        left_at=timezone.now()
-    )
+    """Their last connection to the case's rooms went away during the sitting: they left it (for
+    now), and the joint room says so."""
+    with transaction.atomic():
+        session = services.open_session(room.case)
+        if session is None or _connected(user, room.case):
+            return
+        left = Attendance.objects.filter(
+            session=session, user=user, joined_at__isnull=False, left_at__isnull=True
+        ).update(left_at=timezone.now())
+        if left:
+            services.post_system(
+                services.joint_room(room.case),
+                body=_("%(name)s 离开调解") % {"name": user.display_name},
+                event={"event": "left", "user": user.pk, "session": session.number},
+            )
 
 
 def _tell_user(user_id: int, case: Case, event: dict[str, Any]) -> None:

@@ -497,6 +497,16 @@ async def test_connecting_and_leaving_during_a_sitting_record_attendance_times(
     assert attendance.left_at is not None and attendance.left_at >= attendance.joined_at
     assert not await sync_to_async(Attendance.objects.filter(user=bank_agent).exists)()
     await bank.close()
+    # The joint room says who joined and left the sitting: once each, not per tab; nothing for
+    # someone connected without checking in.
+    events = await sync_to_async(
+        lambda: [
+            (m.body, m.event.get("event"))
+            for m in Message.objects.filter(room=rooms["joint"], kind=Message.Kind.SYSTEM).order_by("seq")
+            if m.event.get("event") in ("joined", "left")
+        ]
+    )()
+    assert events == [("张三 进入调解", "joined"), ("张三 离开调解", "left")]
 
 
 async def test_an_outsider_is_refused_on_the_socket_during_a_sitting(
