@@ -23,8 +23,8 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from mediation import ledger, permissions
-from mediation.models import Case, CaseParticipant, CaseState, User
+from mediation import ledger
+from mediation.models import Case, CaseState, User
 from sessions import services
 from sessions.models import BlindBid, BlindBidRound, Offer
 from sessions.services import RoomError
@@ -41,16 +41,8 @@ class NegotiationError(RoomError):
 
 
 def side_of(user: User, case: Case) -> str | None:
-    """``mediator``, ``consumer`` or ``institution``: who ``user`` speaks for on ``case``, if anyone."""
-    if user.has_perm(permissions.MEDIATE, case):
-        return Offer.Side.MEDIATOR
-    if case.participants.filter(
-        user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
-    ).exists():
-        return Offer.Side.CONSUMER
-    if user.has_perm(permissions.ANSWER, case):
-        return Offer.Side.INSTITUTION
-    return None
+    """``mediator``, ``consumer`` or ``institution`` (``Offer.Side``): who ``user`` speaks for on ``case``, if anyone."""
+    return services.case_role(user, case)
 
 
 def _party_side(user: User, case: Case) -> str:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mediation import ledger, otp, permissions
-from mediation.models import Case, CaseParticipant, OneTimeCode, User
+from mediation.models import Case, OneTimeCode, User
 from sessions import services
 from sessions.models import Attendance, MediationSession, Presence, Room
 from sessions.services import RoomError
@@ -41,21 +41,6 @@ def check_in_url(session: MediationSession) -> str:
     return reverse("sessions:check_in", kwargs={"session_pk": session.pk})
 
 
-def attendee_role(user: User, case: Case) -> str | None:
-    """The capacity ``user`` takes part in ``case``'s sittings in, or None for anyone else (centre staff)."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if user.has_perm(permissions.MEDIATE, case):
-        return Role.MEDIATOR
-    if case.participants.filter(
-        user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
-    ).exists():
-        return Role.CONSUMER
-    if user.has_perm(permissions.ANSWER, case):
-        return Role.INSTITUTION
-    return None
-
-
 def session_for_user(user: User, pk: int | str) -> MediationSession:
     """The one door to a sitting: anyone who may see its case; :class:`RoomError` ``not_found`` otherwise."""
     try:
@@ -68,7 +53,7 @@ def session_for_user(user: User, pk: int | str) -> MediationSession:
 
 
 def is_mediator(user: User, session: MediationSession) -> bool:
-    return user.is_authenticated and user.has_perm(permissions.MEDIATE, session.case)
+    return services.case_role(user, session.case) == services.MEDIATOR
 
 
 def _locked(session: MediationSession) -> MediationSession:
@@ -86,7 +71,7 @@ def _require_mediator(user: User, session: MediationSession) -> None:
 def _require_check_in_possible(session: MediationSession, user: User) -> str:
     if session.state not in (State.SCHEDULED, State.OPEN):
         raise RoomError("session_finished", _("该场调解已结束或已取消，无需签到。"))
-    role = attendee_role(user, session.case)
+    role = services.case_role(user, session.case)
     if role is None:
         raise RoomError("not_participant", _("您不是本场调解的参加人，无需签到。"))
     return role

@@ -36,8 +36,9 @@ from django.utils.translation import gettext as _
 
 from mediation import audience, ledger, permissions
 from mediation.ledger import sm3_hex
-from mediation.models import Case, CaseParticipant, User
+from mediation.models import Case, User
 from mediation.notifications import notify
+from sessions import services
 from sessions.models import (
     Attendance,
     MediationRecord,
@@ -76,20 +77,12 @@ def session_for_user(user: User, pk: int | str) -> MediationSession:
 
 
 def is_mediator(user: User, case: Case) -> bool:
-    return user.is_authenticated and user.is_active and user.has_perm(permissions.MEDIATE, case)
+    return services.case_role(user, case) == services.MEDIATOR
 
 
 def party_side(user: User, case: Case) -> str | None:
     """The side ``user`` answers for: ``consumer:<id>``, ``institution``, or None (not a party)."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if case.participants.filter(
-        user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
-    ).exists():
-        return consumer_side(user)
-    if user.has_perm(permissions.ANSWER, case):
-        return Room.INSTITUTION_SIDE
-    return None
+    return services.side_of(user, services.case_role(user, case))
 
 
 def required_sides(case: Case) -> list[str]:

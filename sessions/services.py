@@ -83,39 +83,48 @@ def caucus_of(case: Case, side: str) -> Room:
     return Room.objects.get_or_create(case=case, kind=Kind.CAUCUS, side=side)[0]
 
 
-def _is_mediator(user: User, case: Case, checker: ObjectPermissionChecker | None = None) -> bool:
-    return (checker or ObjectPermissionChecker(user)).has_perm(permissions.MEDIATE, case)
+MEDIATOR, CONSUMER, INSTITUTION = "mediator", "consumer", "institution"
 
 
-def _sides_of(user: User, case: Case, checker: ObjectPermissionChecker | None = None) -> set[str]:
-    """The caucus sides ``user`` belongs to on ``case`` (none for mediators and centre staff)."""
-    sides = set()
+def case_role(user: User, case: Case) -> str | None:
+    """Who ``user`` takes part in ``case``'s sittings and rooms as: ``mediator``, ``consumer`` or
+    ``institution`` — or None (centre staff, outsiders, the inactive).
+
+    The one answer rooms, sittings, offers and the record share. Asked on every write, so one
+    guardian checker reads the user's permissions on the case once for both questions. Object
+    permissions only: Django's model backend grants none on an object.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None
+    checker = ObjectPermissionChecker(user)
+    if checker.has_perm(permissions.MEDIATE, case):
+        return MEDIATOR
     if case.participants.filter(
         user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
     ).exists():
-        sides.add(consumer_side(user))
-    if (checker or ObjectPermissionChecker(user)).has_perm(permissions.ANSWER, case):
-        sides.add(Room.INSTITUTION_SIDE)
-    return sides
+        return CONSUMER
+    if checker.has_perm(permissions.ANSWER, case):
+        return INSTITUTION
+    return None
+
+
+def side_of(user: User, role: str | None) -> str | None:
+    """The caucus a party with ``role`` belongs to (None for mediators and non-participants)."""
+    if role == CONSUMER:
+        return consumer_side(user)
+    if role == INSTITUTION:
+        return Room.INSTITUTION_SIDE
+    return None
 
 
 def may_enter(user: User, room: Room) -> bool:
-    """The joint room: both sides and the mediators; a caucus: that side and the mediators.
-
-    Asked on every write, so it reads the user's permissions on the case once (one checker holds
-    them for both questions) rather than once per permission. Object permissions only: Django's
-    model backend grants none on an object.
-    """
-    if not user.is_authenticated or not user.is_active:
-        return False
-    case = room.case
-    checker = ObjectPermissionChecker(user)
-    if _is_mediator(user, case, checker):
+    """The joint room: both sides and the mediators; a caucus: that side and the mediators."""
+    role = case_role(user, room.case)
+    if role == MEDIATOR:
         return True
-    sides = _sides_of(user, case, checker)
     if room.kind == Kind.JOINT:
-        return bool(sides)
-    return room.side in sides
+        return role is not None
+    return room.side == side_of(user, role)
 
 
 def rooms_for_user(user: User, case: Case) -> list[Room]:

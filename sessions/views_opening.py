@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from mediation.views.accounts import AuthenticatedRequest
-from sessions import opening
+from sessions import opening, services
 from sessions.forms_opening import AttendanceActionForm, CheckInForm, RecordingForm
 from sessions.models import Attendance, MediationSession
 from sessions.services import RoomError
@@ -55,7 +55,7 @@ def _detail_page(
     attendances = list(session.attendances.select_related("user").order_by("role", "identity_verified_at"))
     mine = next((a for a in attendances if a.user_id == user.pk), None)
     mediating = opening.is_mediator(user, session)
-    role = opening.attendee_role(user, session.case)
+    role = services.case_role(user, session.case)
     context: dict[str, Any] = {
         "session": session,
         "case": session.case,
@@ -164,7 +164,7 @@ def attendance_action(request: AuthenticatedRequest, session_pk: int, attendance
 def check_in(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
     """在线调解规则 Art 17: a one-time code to the verified phone, then the sham-mediation warning."""
     session = _session(request, session_pk)
-    if opening.attendee_role(request.user, session.case) is None:
+    if services.case_role(request.user, session.case) is None:
         raise Http404  # centre staff see the sitting but take no part in it
     if request.method == "GET":
         return _check_in_page(request, session, CheckInForm())
