@@ -12,15 +12,12 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from mediation import ledger
 from mediation.views.accounts import AuthenticatedRequest
 from sessions import opening, services
 from sessions.forms_opening import AttendanceActionForm, CheckInForm, RecordingForm
 from sessions.models import Attendance, MediationSession
 from sessions.services import RoomError
-
-
-def _ip(request: AuthenticatedRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _session(request: AuthenticatedRequest, session_pk: int) -> MediationSession:
@@ -95,7 +92,7 @@ def session_open(request: AuthenticatedRequest, session_pk: int) -> HttpResponse
     return _run(
         request,
         session,
-        lambda: opening.open_sitting(session, mediator=request.user, ip=_ip(request)),
+        lambda: opening.open_sitting(session, mediator=request.user, ip=ledger.client_ip(request)),
         _("调解已开始。"),
     )
 
@@ -108,7 +105,7 @@ def session_close(request: AuthenticatedRequest, session_pk: int) -> HttpRespons
     return _run(
         request,
         session,
-        lambda: opening.close_sitting(session, mediator=request.user, ip=_ip(request)),
+        lambda: opening.close_sitting(session, mediator=request.user, ip=ledger.client_ip(request)),
         _("本场调解已结束。"),
     )
 
@@ -125,7 +122,9 @@ def session_recording(request: AuthenticatedRequest, session_pk: int) -> HttpRes
     return _run(
         request,
         session,
-        lambda: opening.record_recording_consent(session, mediator=request.user, consent=consent, ip=_ip(request)),
+        lambda: opening.record_recording_consent(
+            session, mediator=request.user, consent=consent, ip=ledger.client_ip(request)
+        ),
         _("已记录：当事人同意录音录像。") if consent else _("已记录：当事人不同意录音录像，本场不录音录像。"),
     )
 
@@ -147,7 +146,7 @@ def attendance_action(request: AuthenticatedRequest, session_pk: int, attendance
     if session.state != MediationSession.State.OPEN:
         messages.error(request, _("本场调解未在进行中。"))
         return redirect("sessions:session_detail", session_pk=session.pk)
-    case, ip, target = session.case, _ip(request), attendance.user_id
+    case, ip, target = session.case, ledger.client_ip(request), attendance.user_id
 
     def run() -> None:
         if action in ("mute", "unmute"):
@@ -187,7 +186,7 @@ def check_in(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
             user=request.user,
             code=form.cleaned_data["code"],
             acknowledged=form.cleaned_data["acknowledged"],
-            ip=_ip(request),
+            ip=ledger.client_ip(request),
         )
     except RoomError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)

@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from mediation import ledger
 from mediation.models import Case, User
 from mediation.views.accounts import AuthenticatedRequest
 from mediation.views.cases import CasePanel
@@ -24,10 +25,6 @@ from sessions import record as records
 from sessions.forms_record import ConfirmForm, ObjectForm, RecordForm
 from sessions.models import MediationRecord, MediationSession, RecordConfirmation
 from sessions.record import RecordError
-
-
-def _ip(request: AuthenticatedRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _user_agent(request: AuthenticatedRequest) -> str:
@@ -113,6 +110,19 @@ def _refused(
     return _page(request, session, action_error=error.message, status=400, **forms)
 
 
+def _posted(
+    request: AuthenticatedRequest, session_pk: int, *, mediator: bool = False
+) -> tuple[MediationSession, HttpResponse | None]:
+    """404 for anyone not on the case, then 405 for anything but POST, then 403 when the action is
+    the mediator's and the person does not mediate the case."""
+    session = records.session_for_user(request.user, session_pk)
+    if request.method != "POST":
+        return session, HttpResponseNotAllowed(["POST"])
+    if mediator and not records.is_mediator(request.user, session.case):
+        raise PermissionDenied
+    return session, None
+
+
 @login_required
 def record(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
     session = records.session_for_user(request.user, session_pk)
@@ -123,11 +133,9 @@ def record(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
 
 @login_required
 def record_save(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
-    session = records.session_for_user(request.user, session_pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    if not records.is_mediator(request.user, session.case):
-        raise PermissionDenied
+    session, refused = _posted(request, session_pk, mediator=True)
+    if refused:
+        return refused
     form = RecordForm(request.POST, statements=records.joint_statements(session))
     if not form.is_valid():
         return _page(request, session, record_form=form, status=400)
@@ -140,7 +148,7 @@ def record_save(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
             outcome=data["outcome"],
             outcome_text=data["outcome_text"],
             statements=data["statements"],
-            ip=_ip(request),
+            ip=ledger.client_ip(request),
         )
     except RecordError as error:
         return _refused(request, session, error, record_form=form)
@@ -150,13 +158,11 @@ def record_save(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
 
 @login_required
 def record_finalise(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
-    session = records.session_for_user(request.user, session_pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    if not records.is_mediator(request.user, session.case):
-        raise PermissionDenied
+    session, refused = _posted(request, session_pk, mediator=True)
+    if refused:
+        return refused
     try:
-        records.finalise(session, actor=request.user, ip=_ip(request))
+        records.finalise(session, actor=request.user, ip=ledger.client_ip(request))
     except RecordError as error:
         return _refused(request, session, error)
     messages.success(request, _("调解笔录已定稿，已通知各方当事人在线确认。"))
@@ -172,9 +178,9 @@ def _record_or_404(session: MediationSession) -> MediationRecord:
 
 @login_required
 def record_confirm(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
-    session = records.session_for_user(request.user, session_pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    session, refused = _posted(request, session_pk)
+    if refused:
+        return refused
     found = _record_or_404(session)
     form = ConfirmForm(request.POST)
     if not form.is_valid():
@@ -184,7 +190,7 @@ def record_confirm(request: AuthenticatedRequest, session_pk: int) -> HttpRespon
             found,
             user=request.user,
             password=form.cleaned_data["password"],
-            ip=_ip(request),
+            ip=ledger.client_ip(request),
             user_agent=_user_agent(request),
         )
     except RecordError as error:
@@ -195,9 +201,9 @@ def record_confirm(request: AuthenticatedRequest, session_pk: int) -> HttpRespon
 
 @login_required
 def record_object(request: AuthenticatedRequest, session_pk: int) -> HttpResponse:
-    session = records.session_for_user(request.user, session_pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    session, refused = _posted(request, session_pk)
+    if refused:
+        return refused
     found = _record_or_404(session)
     form = ObjectForm(request.POST)
     if not form.is_valid():
@@ -208,7 +214,7 @@ def record_object(request: AuthenticatedRequest, session_pk: int) -> HttpRespons
             user=request.user,
             password=form.cleaned_data["password"],
             objection=form.cleaned_data["objection"],
-            ip=_ip(request),
+            ip=ledger.client_ip(request),
             user_agent=_user_agent(request),
         )
     except RecordError as error:
