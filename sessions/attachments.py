@@ -45,9 +45,9 @@ def post_file(room: Room, *, author: User, upload: UploadedFile | None, ip: str 
     try:
         with transaction.atomic():
             room = Room.objects.select_related("case").get(pk=room.pk)
-            session = services.require_may_write(room, author)
+            sitting = services.require_may_write(room, author)
             message = services._append(
-                room, author=author, body=checked.safe_name, kind=Message.Kind.FILE, session=session
+                room, author=author, body=checked.safe_name, kind=Message.Kind.FILE, sitting=sitting
             )
             attachment.room, attachment.message = room, message
             attachment.file.save(checked.sha256, upload, save=False)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -136,6 +137,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     last_sent: int | None = None  # None until the client's hello has been answered
     last_typing: float = 0.0
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first hops to the database thread to close stale connections,
+        for every frame and every group event: each broadcast, once per member. Every database
+        call here goes through ``database_sync_to_async``, which closes them around the call
+        anyway, so that hop is skipped (it cost a thread round trip per delivery)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # --- connection ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -229,9 +240,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
             return
         try:
-            message = await database_sync_to_async(services.post_message)(
-                self.room, author=self.user, body=content.get("body"), client_id=content.get("client_id", "")
-            )
+            frame = await database_sync_to_async(self._post)(content)
         except RoomError as error:
             await self.send_json(
                 _error(error.code, error.message, field=error.field, client_id=content.get("client_id"), **error.extra)
@@ -239,7 +248,19 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if error.code == "forbidden":
                 await self.close(code=REFUSED)
             return
-        await self.send_json({"type": "ack", "client_id": message.client_id or None, "seq": message.seq})
+        # Committed: the broadcast goes out from here rather than from the database thread.
+        await self.channel_layer.group_send(self.group, {"type": "room.message", "frame": frame})
+        await self.send_json({"type": "ack", "client_id": frame["client_id"], "seq": frame["seq"]})
+
+    def _post(self, content: dict[str, Any]) -> dict[str, Any]:
+        message = services.post_message(
+            self.room,
+            author=self.user,
+            body=content.get("body"),
+            client_id=content.get("client_id", ""),
+            announce=False,
+        )
+        return message_frame(message)
 
     async def _release(self, content: dict[str, Any]) -> None:
         """在线调解规则 Art 18: the author releases a caucus statement to the joint room."""

@@ -6,6 +6,10 @@ lock on its room's row (``last_seq + 1``, backed by the unique ``(room, seq)``),
 in a room are 1, 2, 3, … with no gap and no duplicate, on SQLite and on PostgreSQL alike. Side
 effects (the broadcast) run only after the transaction commits, carrying that number.
 
+A chat message is the hot path: the check is one precompiled query (:func:`standing`), the number
+one ``UPDATE … RETURNING``, the row one prepared ``INSERT`` — three statements, none of them
+compiled by the ORM on the way (``mediation.compiled``; README, Figures).
+
 在线调解规则 Art 18: a caucus holds one side and the mediators. Its messages go nowhere else
 unless their author releases them, which posts a copy into the joint room.
 """
@@ -15,18 +19,20 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from guardian.core import ObjectPermissionChecker
 
-from mediation import ledger, permissions
-from mediation.models import Case, CaseParticipant, User
+from mediation import compiled, ledger, permissions
+from mediation.compiled import CompiledQuery
+from mediation.models import Case, CaseGroupObjectPermission, CaseParticipant, CaseUserObjectPermission, User
 from mediation.services import CaseError
 from sessions.models import Attendance, MediationSession, Message, Presence, Room
 
@@ -86,26 +92,85 @@ def caucus_of(case: Case, side: str) -> Room:
 MEDIATOR, CONSUMER, INSTITUTION = "mediator", "consumer", "institution"
 
 
+def _role_columns(case: Any, user: Any) -> dict[str, Subquery]:
+    """What decides a person's role on a case, as SQL: the account's state, guardian's object
+    permissions held directly or through a group (the tables ``has_perm`` reads), and an active
+    consumer participation. ``case`` and ``user`` are the expressions or values to compare with."""
+
+    memberships = User.groups.through.objects.filter(user=user).values("group_id")
+
+    def holds(perm: str) -> list[Exists]:
+        # These tables hold the case's permissions only (guardian stores the content type's own),
+        # so the codename names the permission.
+        granted = {"content_object": case, "permission__codename": perm.split(".", 1)[1]}
+        return [
+            Exists(CaseUserObjectPermission.objects.filter(user=user, **granted)),
+            Exists(CaseGroupObjectPermission.objects.filter(group__in=memberships, **granted)),
+        ]
+
+    mediate_own, mediate_group = holds(permissions.MEDIATE)
+    answer_own, answer_group = holds(permissions.ANSWER)
+    return {
+        # NULL: no such account or an inactive one; otherwise whether it is a superuser.
+        "role_superuser": Subquery(User.objects.filter(pk=user, is_active=True).values("is_superuser")[:1]),
+        "role_mediate_own": mediate_own,
+        "role_mediate_group": mediate_group,
+        "role_consumer": Exists(
+            CaseParticipant.objects.filter(
+                case=case, user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
+            )
+        ),
+        "role_answer_own": answer_own,
+        "role_answer_group": answer_group,
+    }
+
+
+# In the order _role reads them (values_list fails at once on a name _role_columns lacks).
+ROLE_COLUMNS = (
+    "role_superuser",
+    "role_mediate_own",
+    "role_mediate_group",
+    "role_consumer",
+    "role_answer_own",
+    "role_answer_group",
+)
+
+
+def _role(row: tuple[Any, ...]) -> str | None:
+    """The role the :func:`_role_columns` answers give; guardian's order of questions (inactive:
+    nothing; superuser: every permission)."""
+    superuser, mediate_own, mediate_group, consumer, answer_own, answer_group = row
+    if superuser is None:  # inactive
+        return None
+    if superuser or mediate_own or mediate_group:
+        return MEDIATOR
+    if consumer:
+        return CONSUMER
+    if answer_own or answer_group:
+        return INSTITUTION
+    return None
+
+
+def _case_role_query(p: SimpleNamespace) -> QuerySet[Case]:
+    columns = _role_columns(OuterRef("pk"), p.user)
+    return Case.objects.filter(pk=p.case).order_by().annotate(**columns).values_list(*ROLE_COLUMNS)
+
+
+_CASE_ROLE = CompiledQuery(_case_role_query, ints=("case", "user"))
+
+
 def case_role(user: User, case: Case) -> str | None:
     """Who ``user`` takes part in ``case``'s sittings and rooms as: ``mediator``, ``consumer`` or
     ``institution`` — or None (centre staff, outsiders, the inactive).
 
-    The one answer rooms, sittings, offers and the record share. Asked on every write, so one
-    guardian checker reads the user's permissions on the case once for both questions. Object
-    permissions only: Django's model backend grants none on an object.
+    The one answer rooms, sittings, offers and the record share. Asked on every write, so it is
+    one precompiled query reading the account and the case's permission rows as they are now.
+    Object permissions only: Django's model backend grants none on an object.
     """
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated:
         return None
-    checker = ObjectPermissionChecker(user)
-    if checker.has_perm(permissions.MEDIATE, case):
-        return MEDIATOR
-    if case.participants.filter(
-        user=user, capacity=CaseParticipant.Capacity.CONSUMER, removed_at__isnull=True
-    ).exists():
-        return CONSUMER
-    if checker.has_perm(permissions.ANSWER, case):
-        return INSTITUTION
-    return None
+    row = _CASE_ROLE.fetchone(case=case.pk, user=user.pk)
+    return None if row is None else _role(row)
 
 
 def side_of(user: User, role: str | None) -> str | None:
@@ -119,12 +184,15 @@ def side_of(user: User, role: str | None) -> str | None:
 
 def may_enter(user: User, room: Room) -> bool:
     """The joint room: both sides and the mediators; a caucus: that side and the mediators."""
-    role = case_role(user, room.case)
+    return _admits(user, case_role(user, room.case), kind=room.kind, side=room.side)
+
+
+def _admits(user: User, role: str | None, *, kind: str, side: str) -> bool:
     if role == MEDIATOR:
         return True
-    if room.kind == Kind.JOINT:
+    if kind == Kind.JOINT:
         return role is not None
-    return room.side == side_of(user, role)
+    return side == side_of(user, role)
 
 
 def rooms_for_user(user: User, case: Case) -> list[Room]:
@@ -162,6 +230,22 @@ def _clean_body(body: Any) -> str:
 _LOOK_UP = object()
 
 
+def _next_seq(room: Room) -> int:
+    """Raise the room's ``last_seq`` by one and return it. The UPDATE takes the row's write lock
+    until the transaction ends, so concurrent writers number one after another."""
+    quote = connection.ops.quote_name
+    table, column, pk = (quote(name) for name in (Room._meta.db_table, "last_seq", Room._meta.pk.column))
+    with connection.cursor() as cursor:
+        # Names from the model's metadata, quoted by the backend; the room is a parameter.
+        sql = f"UPDATE {table} SET {column} = {column} + 1 WHERE {pk} = %s RETURNING {column}"  # noqa: S608
+        cursor.execute(sql, [room.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise RoomError("not_found", _("找不到该调解室。"))
+    room.last_seq = row[0]
+    return room.last_seq
+
+
 def _append(
     room: Room,
     *,
@@ -170,28 +254,33 @@ def _append(
     kind: str,
     event: dict[str, Any] | None = None,
     client_id: str = "",
-    session: MediationSession | None | object = _LOOK_UP,
-    locked: bool = False,
+    sitting: int | None | object = _LOOK_UP,
+    announce: bool = True,
 ) -> Message:
-    """Number and store one message; must run inside a transaction. ``session`` is the case's
-    open sitting when the caller has already looked it up; ``locked`` says the caller read
-    ``room`` with ``select_for_update`` in this transaction."""
-    if not locked:
-        room = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
-    room.last_seq += 1
-    room.save(update_fields=["last_seq"])
-    message = Message.objects.create(
+    """Number and store one message; must run inside a transaction. ``sitting`` is the id of the
+    case's open sitting when the caller has already looked it up. With ``announce`` the
+    registered broadcasters get the message after commit; without, the caller broadcasts it."""
+    if sitting is _LOOK_UP:
+        sitting = (
+            MediationSession.objects.filter(case_id=room.case_id, state=MediationSession.State.OPEN)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    message = Message(
         room=room,
-        seq=room.last_seq,
+        seq=_next_seq(room),
         kind=kind,
         author=author,
         body=body,
         event=event or {},
         client_id=client_id,
-        session=open_session(room.case) if session is _LOOK_UP else cast(MediationSession | None, session),
+        session_id=cast(int | None, sitting),
+        created_at=timezone.now(),
     )
-    for broadcast in list(_broadcasters):
-        transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
+    compiled.insert(message)  # without compiling an INSERT each time
+    if announce:
+        for broadcast in list(_broadcasters):
+            transaction.on_commit(lambda b=broadcast, m=message: b(m), robust=True)  # type: ignore[misc]
     return message
 
 
@@ -205,63 +294,125 @@ def _clean_client_id(client_id: Any) -> str:
     return client_id
 
 
-def post_message(room: Room, *, author: User, body: Any, client_id: Any = "") -> Message:
+def post_message(room: Room, *, author: User, body: Any, client_id: Any = "", announce: bool = True) -> Message:
     """A participant's text message; permission re-checked against the case as it is now.
 
     With a ``client_id``, sending again (after a reconnect, say) returns the message already
-    stored under it instead of storing a second copy.
+    stored under it instead of storing a second copy. ``announce=False``: the caller (the room
+    websocket) broadcasts the returned message itself, once this has returned (and committed).
     """
     text = _clean_body(body)
     client_id = _clean_client_id(client_id)
-    with transaction.atomic():
-        # Locked before the checks: the numbering needs the lock anyway, and one read serves both.
-        room = Room.objects.select_for_update().select_related("case").get(pk=room.pk)
-        session = require_may_write(room, author)
-        if client_id:
-            sent = Message.objects.filter(room=room, author=author, client_id=client_id).first()
-            if sent is not None:
-                return sent
-        return _append(
-            room, author=author, body=text, kind=Message.Kind.TEXT, client_id=client_id, session=session, locked=True
-        )
+    sitting = require_may_write(room, author)
+    try:
+        with transaction.atomic():
+            return _append(
+                room,
+                author=author,
+                body=text,
+                kind=Message.Kind.TEXT,
+                client_id=client_id,
+                sitting=sitting,
+                announce=announce,
+            )
+    except IntegrityError:
+        # The unique (room, author, client_id) refused a second copy: the first one is the answer.
+        sent = Message.objects.filter(room=room, author=author, client_id=client_id).first() if client_id else None
+        if sent is None:
+            raise
+        return sent
 
 
 # --- while a sitting is open (sessions/opening.py opens and runs it) ------------------------------
 
 
-def require_may_write(room: Room, author: User) -> MediationSession | None:
+@dataclass(frozen=True)
+class Standing:
+    """Where a person stands in a room right now: the facts every write is checked against."""
+
+    role: str | None
+    kind: str
+    side: str
+    sitting: int | None  # the case's open sitting
+    checked_in: bool  # at that sitting: identity re-verified and the warning acknowledged
+    muted: bool
+    in_caucus: bool
+
+
+def _standing_query(p: SimpleNamespace) -> QuerySet[Room]:
+    case = OuterRef("case_id")
+    # order_by(): the models' default orderings would join the case table into every subquery.
+    open_sitting = MediationSession.objects.filter(case=case, state=MediationSession.State.OPEN).order_by()
+    attendance = Attendance.objects.filter(session__case=case, session__state=MediationSession.State.OPEN, user=p.user)
+    return (
+        Room.objects.filter(pk=p.room)
+        .order_by()
+        .annotate(
+            **_role_columns(case, p.user),
+            sitting=Subquery(open_sitting.values("pk")[:1]),
+            checked_in=Exists(
+                attendance.filter(identity_verified_at__isnull=False, warning_acknowledged_at__isnull=False)
+            ),
+            muted=Exists(attendance.filter(muted_at__isnull=False)),
+            in_caucus=Exists(attendance.filter(in_caucus=True)),
+        )
+        .values_list("kind", "side", *ROLE_COLUMNS, "sitting", "checked_in", "muted", "in_caucus")
+    )
+
+
+_STANDING = CompiledQuery(_standing_query, ints=("room", "user"))
+
+
+def standing(room: Room, user: User) -> Standing | None:
+    """One query: the person's role on the room's case and their part in its open sitting."""
+    row = _STANDING.fetchone(room=room.pk, user=user.pk) if user.is_authenticated else None
+    if row is None:
+        return None
+    kind, side, *role, sitting, checked_in, muted, in_caucus = row
+    return Standing(_role(tuple(role)), kind, side, sitting, bool(checked_in), bool(muted), bool(in_caucus))
+
+
+def require_may_write(room: Room, author: User) -> int | None:
     """Every write into a room (text, file, offer) re-checks, against the case as it is now, that
     its author may still enter the room and that the sitting, if one is open, lets them speak.
-    Returns that open sitting (or None)."""
-    if not may_enter(author, room):
+    Returns that open sitting's id (or None). One query answers all of it."""
+    found = standing(room, author)
+    if found is None or not _admits(author, found.role, kind=found.kind, side=found.side):
         raise RoomError("forbidden", _("您已无权在该调解室发言。"))
-    return check_sitting_allows_writing(room, author)
+    return _sitting_allows_writing(found)
 
 
-def check_sitting_allows_writing(room: Room, author: User) -> MediationSession | None:
+def check_sitting_allows_writing(room: Room, author: User) -> int | None:
+    """The open sitting's rules alone (for a caller that has checked entry its own way)."""
+    found = standing(room, author)
+    if found is None:
+        raise RoomError("not_found", _("找不到该调解室。"))
+    return _sitting_allows_writing(found)
+
+
+def _sitting_allows_writing(found: Standing) -> int | None:
     """During an open sitting only checked-in people write, the muted do not, and a party the
     mediator put in its caucus does not write in the joint room. Between sittings the rooms stay
     asynchronous: anyone who may enter may write.
 
     在线调解规则 Art 17 / 在线诉讼规则 Art 7: identity re-checked and the warning acknowledged first.
     """
-    session = open_session(room.case)
-    if session is None:
+    if found.sitting is None:
         return None
-    attendance = Attendance.objects.filter(session=session, user=author).first()
-    if attendance is None or not attendance.checked_in:
-        url = reverse("sessions:check_in", kwargs={"session_pk": session.pk})
+    if not found.checked_in:
+        url = reverse("sessions:check_in", kwargs={"session_pk": found.sitting})
+        number = MediationSession.objects.values_list("number", flat=True).get(pk=found.sitting)
         raise RoomError(
             "check_in_required",
             _("第 %(number)d 场调解正在进行：请先到签到页面（%(url)s）核验身份并确认风险提示，再发言。")
-            % {"number": session.number, "url": url},
+            % {"number": number, "url": url},
             check_in_url=url,
         )
-    if attendance.muted_at is not None:
+    if found.muted:
         raise RoomError("muted", _("您已被调解员禁言，暂时不能发言。"))
-    if attendance.in_caucus and room.kind == Kind.JOINT:
+    if found.in_caucus and found.kind == Kind.JOINT:
         raise RoomError("in_caucus", _("调解员已请您进入单方会谈室，暂时不能在联合调解室发言。"))
-    return session
+    return found.sitting
 
 
 def post_system(room: Room, *, body: str, event: dict[str, Any]) -> Message:
