@@ -14,7 +14,7 @@ answers 0/1), NULL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,35 +73,54 @@ class CompiledQuery:
             return cursor.fetchone()  # type: ignore[no-any-return]
 
 
-_INSERTS: dict[tuple[str, type[Model]], tuple[str, list[Field[Any, Any]]]] = {}
+_INSERTS: dict[tuple[Any, ...], tuple[str, list[Field[Any, Any]], list[Field[Any, Any]]]] = {}
 
 
-def insert(instance: Model, using: str = DEFAULT_DB_ALIAS) -> None:
+def insert(
+    instance: Model,
+    using: str = DEFAULT_DB_ALIAS,
+    *,
+    computed: Mapping[str, str] | None = None,
+    with_sql: str = "",
+    with_params: Sequence[Any] = (),
+) -> None:
     """INSERT ``instance`` as a new row and set its primary key.
 
     What ``instance.save()`` does for a new row, with the statement built once instead of on every
     call. Every column is written, each value through its field's own conversion for the database
     (JSON, datetimes, foreign keys); but ``pre_save`` hooks (``auto_now_add``) and the save signals
     do not run: set every value yourself, and use this only for a model nothing listens to.
+
+    ``computed`` maps fields to SQL computing their value in the statement (read back into the
+    instance); ``with_sql`` (and its ``with_params``) goes before the INSERT, as a WITH clause that
+    SQL can read (PostgreSQL lets that clause change rows too).
     """
     model = type(instance)
     connection = connections[using]
-    prepared = _INSERTS.get((using, model))
+    computed = dict(computed or {})
+    key = (using, model, tuple(computed.items()), with_sql)
+    prepared = _INSERTS.get(key)
     if prepared is None:
         quote = connection.ops.quote_name
         columns = [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
+        given = [field for field in columns if field.name not in computed]
+        read_back = [field for field in columns if field.name in computed]
         # Names from the model's own metadata, quoted by the backend; the values are parameters.
-        text = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
+        text = "{}INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
+            f"{with_sql} " if with_sql else "",
             quote(model._meta.db_table),
             ", ".join(quote(field.column) for field in columns),
-            ", ".join(["%s"] * len(columns)),
-            quote(model._meta.pk.column),
+            ", ".join(computed.get(field.name, "%s") for field in columns),
+            ", ".join(quote(field.column) for field in [model._meta.pk, *read_back]),
         )
-        prepared = _INSERTS[(using, model)] = (text, columns)
-    text, columns = prepared
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in columns]
+        prepared = _INSERTS[key] = (text, given, read_back)
+    text, given, read_back = prepared
+    params = [*with_params, *(field.get_db_prep_save(getattr(instance, field.attname), connection) for field in given)]
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        instance.pk = cursor.fetchone()[0]
+        pk, *values = cursor.fetchone()
+    instance.pk = pk
+    for field, value in zip(read_back, values, strict=True):
+        setattr(instance, field.attname, value)
     instance._state.adding = False
     instance._state.db = using
