@@ -167,7 +167,7 @@ def bench_package() -> None:
 
 
 def bench_rooms() -> None:
-    # Its own plan (50 and 200 rooms, four configurations, about 7 minutes); a smoke run is
+    # Its own plan (50 and 200 rooms, four configurations, about 9 minutes); a smoke run is
     # ``python -m bench.rooms --quick``.
     path = rooms.report(rooms.run(rooms.plan_from_environment(), list(rooms.CONFIGURATIONS)))
     if path:
