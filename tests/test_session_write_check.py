@@ -138,3 +138,16 @@ def test_the_write_check_fits_psycopg_s_statement_cache() -> None:
     # Longer statements are parsed for their placeholders again on every call (psycopg 3).
     text, _slots = services._STANDING.sql()
     assert len(text.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+
+
+@pytest.mark.django_db
+def test_postgresql_prepares_the_write_check_after_a_few_runs(mediating_case: Case, consumer: User) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: the scale lane runs it")
+    joint = services.joint_room(mediating_case)
+    for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
+        assert services.standing(joint, consumer) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("role_mediate_own" in statement for statement in prepared), prepared
