@@ -52,16 +52,12 @@ def session_for_user(user: User, pk: int | str) -> MediationSession:
     return session
 
 
-def is_mediator(user: User, session: MediationSession) -> bool:
-    return services.case_role(user, session.case) == services.MEDIATOR
-
-
 def _locked(session: MediationSession) -> MediationSession:
     return MediationSession.objects.select_for_update().select_related("case").get(pk=session.pk)
 
 
 def _require_mediator(user: User, session: MediationSession) -> None:
-    if not is_mediator(user, session):
+    if not services.mediates(user, session.case):
         raise RoomError("not_mediator", _("只有本案调解员可以执行此操作。"))
 
 

@@ -76,10 +76,6 @@ def session_for_user(user: User, pk: int | str) -> MediationSession:
     return session
 
 
-def is_mediator(user: User, case: Case) -> bool:
-    return services.case_role(user, case) == services.MEDIATOR
-
-
 def party_side(user: User, case: Case) -> str | None:
     """The side ``user`` answers for: ``consumer:<id>``, ``institution``, or None (not a party)."""
     return services.side_of(user, services.case_role(user, case))
@@ -99,7 +95,7 @@ def side_label(side: str, case: Case) -> str:
 
 
 def _require_mediator(user: User, case: Case) -> None:
-    if not is_mediator(user, case):
+    if not services.mediates(user, case):
         raise RecordError("not_mediator", _("只有本案的调解员可以制作调解笔录。"))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,6 +175,11 @@ def case_role(user: User, case: Case) -> str | None:
     return None if row is None else _role(row)
 
 
+def mediates(user: User, case: Case) -> bool:
+    """Whether ``user`` mediates ``case`` now (the sittings' and the record's mediator actions)."""
+    return case_role(user, case) == MEDIATOR
+
+
 def side_of(user: User, role: str | None) -> str | None:
     """The caucus a party with ``role`` belongs to (None for mediators and non-participants)."""
     if role == CONSUMER:
@@ -231,11 +237,12 @@ def _clean_body(body: Any) -> str:
 _LOOK_UP = object()
 
 
-def _numbering_sql() -> str:
+@functools.cache
+def _numbering_sql(vendor: str) -> str:
     """``UPDATE … RETURNING``: raises a room's ``last_seq`` by one and returns it. The UPDATE takes
     the row's write lock until the transaction ends, so concurrent writers number one after
     another."""
-    quote = connection.ops.quote_name
+    quote = connection.ops.quote_name  # built once per database kind: it runs for every message
     table, column, pk = (quote(name) for name in (Room._meta.db_table, "last_seq", Room._meta.pk.column))
     # Names from the model's metadata, quoted by the backend; the room is a parameter.
     return f"UPDATE {table} SET {column} = {column} + 1 WHERE {pk} = %s RETURNING {column}"  # noqa: S608
@@ -247,14 +254,14 @@ def _store(room: Room, message: Message) -> None:
         # One statement: the numbering in a WITH clause, the row reading its number. A statement
         # is atomic on its own, so post_message needs no transaction around it (two round trips
         # fewer, BEGIN and COMMIT).
-        numbered = f"WITH numbered AS ({_numbering_sql()})"
+        numbered = f"WITH numbered AS ({_numbering_sql(connection.vendor)})"
         compiled.insert(
             message, with_sql=numbered, with_params=[room.pk], computed={"seq": "(SELECT last_seq FROM numbered)"}
         )
         room.last_seq = message.seq
         return
     with connection.cursor() as cursor:
-        cursor.execute(_numbering_sql(), [room.pk])
+        cursor.execute(_numbering_sql(connection.vendor), [room.pk])
         row = cursor.fetchone()
     if row is None:
         raise RoomError("not_found", _("找不到该调解室。"))

@@ -32,7 +32,7 @@ def _mediator_post(request: AuthenticatedRequest, session_pk: int) -> tuple[Medi
     session = _session(request, session_pk)
     if request.method != "POST":
         return session, HttpResponseNotAllowed(["POST"])
-    if not opening.is_mediator(request.user, session):
+    if not services.mediates(request.user, session.case):
         raise PermissionDenied(_("只有本案调解员可以执行此操作。"))
     return session, None
 
@@ -51,7 +51,7 @@ def _detail_page(
     user = request.user
     attendances = list(session.attendances.select_related("user").order_by("role", "identity_verified_at"))
     mine = next((a for a in attendances if a.user_id == user.pk), None)
-    mediating = opening.is_mediator(user, session)
+    mediating = services.mediates(user, session.case)
     role = services.case_role(user, session.case)
     context: dict[str, Any] = {
         "session": session,

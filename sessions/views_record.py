@@ -22,6 +22,7 @@ from mediation.models import Case, User
 from mediation.views.accounts import AuthenticatedRequest
 from mediation.views.cases import CasePanel
 from sessions import record as records
+from sessions import services
 from sessions.forms_record import ConfirmForm, ObjectForm, RecordForm
 from sessions.models import MediationRecord, MediationSession, RecordConfirmation
 from sessions.record import RecordError
@@ -56,7 +57,7 @@ def _page(
     user = request.user
     case = session.case
     record = records.record_of(session)
-    mediator = records.is_mediator(user, case)
+    mediator = services.mediates(user, case)
     side = records.party_side(user, case)
     draft = record is None or record.state == MediationRecord.State.DRAFT
     editable = mediator and draft and session.state != MediationSession.State.CANCELLED
@@ -118,7 +119,7 @@ def _posted(
     session = records.session_for_user(request.user, session_pk)
     if request.method != "POST":
         return session, HttpResponseNotAllowed(["POST"])
-    if mediator and not records.is_mediator(request.user, session.case):
+    if mediator and not services.mediates(request.user, session.case):
         raise PermissionDenied
     return session, None
 
